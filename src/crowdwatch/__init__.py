@@ -1,0 +1,3 @@
+"""crowdwatch: collaborative intrusion prevention (CrowdSec-compatible)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The `crowdwatch` command line."""
