@@ -1,0 +1,1 @@
+"""Grok patterns with RE2 semantics (ENGINE.md §5)."""
