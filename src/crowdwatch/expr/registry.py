@@ -29,19 +29,25 @@ class Helper:
 
 
 HELPERS: dict[str, Helper] = {}
+"""CrowdSec helpers (capitalised names, EXPR.md §9)."""
+
+BUILTINS: dict[str, Helper] = {}
+"""expr-lang builtins that are plain functions (lower-case names, EXPR.md §7: ``lower``,
+``int``, ``duration``, ``trimSuffix``…). Predicate builtins (``any``, ``all``, ``filter``,
+``map``, ``count``…) and ``len`` are compiled inline by the compiler, not registered here."""
 
 
 def helper(
-    name: str, min_args: int, max_args: int | None = -1, returns: str = "any"
+    name: str, min_args: int, max_args: int | None = -1, returns: str = "any", *, builtin: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``func`` as the expression helper ``name``.
+    """Register ``func`` as the expression helper ``name`` (in ``BUILTINS`` if ``builtin``).
 
     ``max_args`` defaults to ``min_args`` (fixed arity); pass ``None`` for variadic.
     """
 
     def deco(func: Callable[..., Any]) -> Callable[..., Any]:
         hi = min_args if max_args == -1 else max_args
-        HELPERS[name] = Helper(name, func, min_args, hi, returns)
+        (BUILTINS if builtin else HELPERS)[name] = Helper(name, func, min_args, hi, returns)
         return func
 
     return deco
