@@ -21,3 +21,7 @@ class ExprSyntaxError(ExprError):
 
 class ExprRuntimeError(ExprError):
     """An error while evaluating (Go expr runtime error)."""
+
+
+class ExprCompileError(ExprSyntaxError):
+    """The expression parses but is rejected by the checker (unknown name/field, type mismatch)."""

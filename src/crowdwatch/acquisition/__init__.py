@@ -1,0 +1,1 @@
+"""Reading log lines from data sources (ENGINE.md §3)."""

@@ -1,0 +1,210 @@
+"""Typed models of ``config.yaml`` and their validation (documented in ``docs/CONFIG.md``).
+
+Every section is a frozen dataclass. :func:`build` turns a position-keeping YAML tree
+(``crowdwatch.yamlutil``) into a model: unknown keys, wrong types and out-of-range values
+raise one :class:`ConfigError` pointing at ``file:line:col``. Field metadata drives the
+checks: ``choices`` (allowed strings), ``min`` (lowest integer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from crowdwatch.config.errors import ConfigError
+from crowdwatch.yamlutil import Mapping, YamlError, as_bool, as_int, as_str, is_null, pos_of, type_name
+
+LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "fatal", "panic")
+
+
+@dataclass(frozen=True)
+class CommonSection:
+    log_level: str = field(default="info", metadata={"choices": LOG_LEVELS})
+    log_dir: str = ""
+    log_media: str = field(default="stdout", metadata={"choices": ("stdout", "file")})
+
+
+@dataclass(frozen=True)
+class ConfigPathsSection:
+    config_dir: str = ""
+    data_dir: str = ""
+    hub_dir: str = ""
+    index_path: str = ""
+    simulation_path: str = ""
+    pattern_dir: str = ""
+
+
+@dataclass(frozen=True)
+class CrowdsecServiceSection:
+    acquisition_path: str = ""
+    acquisition_dir: str = ""
+    parser_routines: int = field(default=1, metadata={"min": 1})
+    buckets_routines: int = field(default=1, metadata={"min": 1})
+    output_routines: int = field(default=1, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class ApiServerSection:
+    enable: bool = True
+    listen_uri: str = "127.0.0.1:8080"
+    profiles_path: str = ""
+
+
+@dataclass(frozen=True)
+class ApiSection:
+    server: ApiServerSection = field(default_factory=ApiServerSection)
+
+
+@dataclass(frozen=True)
+class DbConfigSection:
+    type: str = field(default="sqlite", metadata={"choices": ("sqlite",)})
+    db_path: str = ""
+
+
+@dataclass(frozen=True)
+class CrowdwatchSection:
+    """Options specific to crowdwatch (no CrowdSec equivalent)."""
+
+    max_line_bytes: int = field(default=64 * 1024, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Effective absolute locations derived from the configuration (defaults filled in)."""
+
+    config_dir: Path
+    config_file: Path
+    state_dir: Path
+    data_dir: Path
+    hub_dir: Path
+    index_path: Path
+    simulation_path: Path
+    pattern_dir: Path | None  # None: the patterns shipped with the content being loaded
+    acquisition_path: Path
+    acquisition_dir: Path
+    log_dir: Path
+    db_path: Path
+    profiles_path: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The content of ``config.yaml`` as written (empty strings mean "default")."""
+
+    common: CommonSection = field(default_factory=CommonSection)
+    config_paths: ConfigPathsSection = field(default_factory=ConfigPathsSection)
+    crowdsec_service: CrowdsecServiceSection = field(default_factory=CrowdsecServiceSection)
+    api: ApiSection = field(default_factory=ApiSection)
+    db_config: DbConfigSection = field(default_factory=DbConfigSection)
+    crowdwatch: CrowdwatchSection = field(default_factory=CrowdwatchSection)
+
+    @classmethod
+    def from_dict(cls, node: Any, file: str = "") -> Settings:
+        """Validate a YAML tree (``None`` = empty file) into settings; raises :class:`ConfigError`."""
+        return build(cls, node, file, "")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded configuration: the settings plus resolved :class:`Paths`."""
+
+    settings: Settings
+    paths: Paths
+
+    @property
+    def common(self) -> CommonSection:
+        return self.settings.common
+
+    @property
+    def crowdsec_service(self) -> CrowdsecServiceSection:
+        return self.settings.crowdsec_service
+
+    @property
+    def api(self) -> ApiSection:
+        return self.settings.api
+
+    @property
+    def db_config(self) -> DbConfigSection:
+        return self.settings.db_config
+
+    @property
+    def crowdwatch(self) -> CrowdwatchSection:
+        return self.settings.crowdwatch
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form: every section with defaults filled in, plus ``paths``."""
+        out = _plain(dataclasses.asdict(self.settings))
+        out["paths"] = _plain(dataclasses.asdict(self.paths))
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# --- validation ---------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def build(cls: type[T], node: Any, file: str, where: str) -> T:
+    """Build dataclass ``cls`` from mapping ``node``; ``where`` is the dotted key path for messages."""
+    if is_null(node):
+        return cls()
+    if not isinstance(node, dict):
+        line, col = pos_of(node)
+        what = where or "configuration"
+        raise ConfigError(f"{what}: expected a mapping, got a {type_name(node)}", file, line, col)
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in node.items():
+        name = str(key)
+        path = f"{where}.{name}" if where else name
+        if name not in known:
+            line, col = node.pos(key) if isinstance(node, Mapping) else pos_of(node)
+            allowed = ", ".join(known)
+            raise ConfigError(f"unknown key {path!r} (allowed here: {allowed})", file, line, col)
+        kwargs[name] = _convert(hints[name], value, file, path, known[name])
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any, file: str, path: str, fld: dataclasses.Field[Any]) -> Any:
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return build(hint, value, file, path)
+    if is_null(value):
+        return fld.default_factory() if fld.default_factory is not dataclasses.MISSING else fld.default
+    if isinstance(value, dict | list):
+        raise ConfigError(f"{path}: expected {_KIND[hint]}, got a {type_name(value)}", file, *pos_of(value))
+    try:
+        if hint is bool:
+            result: Any = as_bool(value, path, file)
+        elif hint is int:
+            if getattr(value, "tag", "").endswith(":bool"):
+                raise ConfigError(f"{path}: expected an integer, got a boolean", file, *pos_of(value))
+            result = as_int(value, path, file)
+        else:
+            result = as_str(value, path, file)
+    except YamlError as exc:
+        raise ConfigError(exc.message, exc.file, exc.line, exc.col) from None
+    return _check(result, value, file, path, fld)
+
+
+_KIND = {bool: "true or false", int: "an integer", str: "a string"}
+
+
+def _check(result: Any, value: Any, file: str, path: str, fld: dataclasses.Field[Any]) -> Any:
+    choices = fld.metadata.get("choices")
+    if choices is not None and result not in choices:
+        raise ConfigError(f"{path}: {result!r} is not one of {', '.join(choices)}", file, *pos_of(value))
+    low = fld.metadata.get("min")
+    if low is not None and result < low:
+        raise ConfigError(f"{path}: must be at least {low}, got {result}", file, *pos_of(value))
+    return result

@@ -1,0 +1,191 @@
+"""Statics: compiled assignments of a value to an event field (ENGINE.md §4.6).
+
+Each static compiles to a tuple ``(literal, fn, setter, keep_empty)``: ``fn`` is the compiled
+expression (``None`` when a literal ``value`` is used), ``setter(evt, value)`` writes the
+target, and ``keep_empty`` is true only for ``method: ParseDate`` (called even with "").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from crowdwatch.event import MODEL_CLASSES, Event
+from crowdwatch.parser.errors import DropEvent, ParserLoadError
+from crowdwatch.parser.model import StaticSpec
+
+log = logging.getLogger("crowdwatch.parser")
+
+Setter = Callable[[Event, str], None]
+ExprFn = Callable[[Event], Any]
+CompiledStatic = tuple[str, ExprFn | None, Setter, bool]
+
+
+class EnricherCaller(Protocol):
+    """What statics need from :class:`crowdwatch.parser.enrichers.Enrichers`."""
+
+    def has(self, method: str) -> bool: ...
+
+    def call(self, method: str, value: str, evt: Event) -> dict[str, str] | None: ...
+
+
+def expr_result_to_str(out: Any) -> str:
+    """Convert an expression result to a static/grok value; raise :class:`DropEvent` on bad types.
+
+    string → itself; int → decimal; float → ``%f``; map, list or nil → ``""``; anything else
+    (bool, time, duration, …) drops the event.
+    """
+    t = type(out)
+    if t is str:
+        return out
+    if t is int:
+        return str(out)
+    if t is float:
+        return go_float(out)
+    if out is None:
+        return ""
+    if isinstance(out, dict | list):
+        log.debug(
+            "static expression returned a %s, treated as empty", "map" if isinstance(out, dict) else "list"
+        )
+        return ""
+    if isinstance(out, str) and t is not bool:
+        return str(out)
+    raise DropEvent(f"unexpected return type for static expression: {type(out).__name__}")
+
+
+def go_float(value: float) -> str:
+    """Go's ``%f`` formatting of a float64."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:f}"
+
+
+def run_statics(statics: Sequence[CompiledStatic], evt: Event) -> None:
+    """Apply ``statics`` in order; each one sees the effect of the previous ones."""
+    for literal, fn, setter, keep_empty in statics:
+        if fn is None:
+            value = literal
+        else:
+            try:
+                out = fn(evt)
+            except Exception as exc:  # expression runtime error: static skipped
+                log.debug("static expression failed: %s", exc)
+                continue
+            value = out if type(out) is str else expr_result_to_str(out)
+        if value or keep_empty:
+            setter(evt, value)
+
+
+def compile_statics(
+    specs: Sequence[StaticSpec],
+    file: str,
+    enrichers: EnricherCaller,
+    compile_fn: Callable[[str, str, int], ExprFn],
+) -> tuple[CompiledStatic, ...]:
+    """Validate and compile ``specs``; ``compile_fn(source, file, line)`` compiles one expression."""
+    out: list[CompiledStatic] = []
+    for spec in specs:
+        if not (spec.method or spec.meta or spec.parsed or spec.target):
+            raise ParserLoadError("static needs a 'method', 'meta', 'parsed' or 'target'", file, spec.line)
+        if not spec.value and not spec.expression:
+            raise ParserLoadError("static needs a 'value' or an 'expression'", file, spec.line)
+        fn = None if spec.value else compile_fn(spec.expression, file, spec.line)
+        setter = _setter(spec, file, enrichers)
+        out.append((spec.value, fn, setter, spec.method == "ParseDate"))
+    return tuple(out)
+
+
+def _setter(spec: StaticSpec, file: str, enrichers: EnricherCaller) -> Setter:
+    if spec.method:
+        return _method_setter(spec.method, file, spec.line, enrichers)
+    if spec.parsed:
+        return _map_setter("Parsed", spec.parsed)
+    if spec.meta:
+        return _map_setter("Meta", spec.meta)
+    if spec.enriched:
+        return _map_setter("Enriched", spec.enriched)
+    return target_setter(spec.target, file, spec.line)
+
+
+def _method_setter(method: str, file: str, line: int, enrichers: EnricherCaller) -> Setter:
+    if not enrichers.has(method):
+        log.warning("%s:%d: unknown enrichment method %r, static ignored", file, line, method)
+        return _ignore
+    call = enrichers.call
+
+    def set_enriched(evt: Event, value: str) -> None:
+        result = call(method, value, evt)
+        if result:
+            evt.Enriched.update(result)
+
+    return set_enriched
+
+
+def _ignore(evt: Event, value: str) -> None:
+    return None
+
+
+def _map_setter(attr: str, key: str) -> Setter:
+    if attr == "Parsed":
+
+        def set_parsed(evt: Event, value: str) -> None:
+            evt.Parsed[key] = value
+
+        return set_parsed
+    if attr == "Meta":
+
+        def set_meta(evt: Event, value: str) -> None:
+            evt.Meta[key] = value
+
+        return set_meta
+
+    def set_enriched(evt: Event, value: str) -> None:
+        evt.Enriched[key] = value
+
+    return set_enriched
+
+
+def target_setter(target: str, file: str = "", line: int = 0) -> Setter:
+    """Compile a ``target:`` path (``evt.`` prefix optional) into a setter.
+
+    The path walks struct fields by exact name; the first map field takes the next part as
+    its key (extra parts are ignored); only string fields are settable. An unusable path
+    logs an error at load and the static is ignored at run time.
+    """
+    parts = target.removeprefix("evt.").split(".")
+    cls: type = Event
+    walk: list[str] = []
+    for i, part in enumerate(parts):
+        kind = getattr(cls, "EXPR_FIELDS", {}).get(part)
+        if kind in ("strmap", "anymap") and i + 1 < len(parts):
+            return _path_setter(tuple(walk), part, parts[i + 1], target)
+        if kind == "str":
+            return _path_setter(tuple(walk), part, None, target)
+        if kind in MODEL_CLASSES:
+            walk.append(part)
+            cls = MODEL_CLASSES[kind]
+            continue
+        break
+    log.error("%s:%d: static target %r is not a settable string field, static ignored", file, line, target)
+    return _ignore
+
+
+def _path_setter(walk: tuple[str, ...], attr: str, key: str | None, target: str) -> Setter:
+    def set_path(evt: Event, value: str) -> None:
+        obj: Any = evt
+        for name in walk:
+            obj = getattr(obj, name)
+            if obj is None:
+                log.debug("unable to set %r: %s is nil", target, name)
+                return
+        if key is None:
+            setattr(obj, attr, value)
+        else:
+            getattr(obj, attr)[key] = value
+
+    return set_path
