@@ -54,28 +54,25 @@ def make_context(
     return LoadContext(patterns, data_dir, Enrichers(data_dir, rdns=rdns, clock=clock))
 
 
-def load_tolerant(files: Sequence[ParserFile], ctx: LoadContext, errors: list[str]) -> ParserPipeline:
-    """Load ``files``; when the set fails, drop each file that fails on its own and retry.
+def load_tolerant(
+    files: Sequence[ParserFile], make_ctx: Callable[[], LoadContext], errors: list[str]
+) -> ParserPipeline:
+    """Load ``files``, leaving out each file that fails to load (reported in ``errors``).
 
-    Every dropped file is reported in ``errors`` (used by hubtest: the document is still
-    produced and asserts that do not depend on the broken item can pass).
+    Used by hubtest: the document is still produced and asserts that do not depend on the
+    broken item can pass. Each attempt gets a fresh context because loading registers the
+    files' ``pattern_syntax`` in the pattern library.
     """
-    try:
-        return ParserPipeline.load(files, ctx)
-    except ParserLoadError as exc:
-        first = str(exc)
-    good: list[ParserFile] = []
-    for f in files:
+    remaining = list(files)
+    while True:
         try:
-            ParserPipeline.load([f], ctx)
+            return ParserPipeline.load(remaining, make_ctx())
         except ParserLoadError as exc:
             errors.append(str(exc))
-        else:
-            good.append(f)
-    if len(good) == len(files):  # only the combination fails: report it and load nothing
-        errors.append(first)
-        good = []
-    return ParserPipeline.load(good, ctx)
+            kept = [f for f in remaining if str(f.path) != exc.file]
+            if len(kept) == len(remaining):  # not attributable to one file: load nothing
+                return ParserPipeline.load([], make_ctx())
+            remaining = kept
 
 
 def open_pipeline(

@@ -18,6 +18,7 @@ from typing import Any
 from crowdwatch import __version__
 from crowdwatch.acquisition.file import AcquisitionError, ReadStats, read_lines
 from crowdwatch.event import TIMEMACHINE, Event, Line
+from crowdwatch.expr.helpers import stash
 from crowdwatch.hub.hubtest.config import OVERRIDES_FILE, OVERRIDES_STAGE, TestConfig, load_test_config
 from crowdwatch.hub.index import Hub, HubError, HubItem
 from crowdwatch.hub.loadout import install_order, load_tolerant, make_context, sort_files
@@ -99,7 +100,10 @@ def _resolve_all(
 
 
 def make_event(raw: str, src: str, labels: dict[str, str], now: datetime) -> Event:
-    return Event(Line(raw, src, labels, "file", now), expect_mode=TIMEMACHINE)
+    """A file-acquired replay event; the replay clock stands in for the wall clock."""
+    evt = Event(Line(raw, src, labels, "file", now), expect_mode=TIMEMACHINE)
+    evt.Time = now
+    return evt
 
 
 def replay(spec: Replay) -> dict[str, Any]:
@@ -107,6 +111,7 @@ def replay(spec: Replay) -> dict[str, Any]:
     (except :class:`HubError` for an unreadable ``config.yaml`` or hub directory)."""
     cfg = load_test_config(spec.test_dir)
     hub = Hub(spec.hub_dir)
+    stash.reset()  # each test starts like a fresh crowdsec process
     errors: list[str] = []
     items = _resolve_all(hub, cfg, spec.tests_root, errors)
     files = [ParserFile(i.stage, i.path) for i in install_order(items["parsers"], errors)]
@@ -127,12 +132,11 @@ def replay(spec: Replay) -> dict[str, Any]:
     }
     now = spec.now
     try:
-        ctx = make_context(
-            spec.patterns_dir or hub.root / "patterns",
-            spec.data_dir or hub.root / "data",
-            clock=lambda: now,
+        patterns_dir = spec.patterns_dir or hub.root / "patterns"
+        data_dir = spec.data_dir or hub.root / "data"
+        pipe = load_tolerant(
+            sort_files(files), lambda: make_context(patterns_dir, data_dir, clock=lambda: now), errors
         )
-        pipe = load_tolerant(sort_files(files), ctx, errors)
     except (HubError, ParserLoadError) as exc:
         errors.append(str(exc))
         return doc

@@ -100,9 +100,9 @@ class _LayoutList:
 def _accept(fields: Fields | None) -> Fields | None:
     """CrowdSec's acceptance of a Go parse: not Go's zero time, and renderable by Go's
     strict RFC 3339 marshalling (offset hours below 24)."""
-    if fields is None or is_zero_instant(fields):
+    if fields is None or (fields[0] <= 1 and is_zero_instant(fields)):
         return None
-    if abs(int(fields[7] / 60)) // 60 >= 24:
+    if not -86400 < fields[7] < 86400:
         return None
     return fields
 

@@ -83,6 +83,8 @@ _NUM_TZ_RE = {
 _TZ_SUFFIXES = ("070000", "07:00:00", "0700", "07:00", "07")  # Go's matching order
 
 
+# Number texts of one or two digits -> int (faster than int() on the hot path).
+_SMALL_INT = {**{str(i): i for i in range(10)}, **{f"{i:02d}": i for i in range(100)}}
 _DIGITS = "0123456789"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -244,9 +246,6 @@ class GoLayout:
         return self._extract(values, base)
 
 
-# Number texts of one or two digits -> int (faster than int() on the hot path).
-_SMALL_INT = {**{str(i): i for i in range(10)}, **{f"{i:02d}": i for i in range(100)}}
-
 # Source lines converting one capture `x` per element kind; `{i}` is its group index.
 _STEP_CODE = {
     _LONG_YEAR: ["year = int(v[b + {i}])"],
@@ -337,16 +336,16 @@ def _frac_follows(tokens: list[_Element | str], start: int) -> bool:
 def _parse_offset(v: str) -> int | None:
     """Seconds east of UTC for ``±hh``, ``±hhmm``, ``±hh:mm``, ``±hhmmss``, ``±hh:mm:ss``."""
     n = len(v)
-    hh = int(v[1:3])
+    hh = _SMALL_INT[v[1:3]]
     mm = ss = 0
     if n == 5 or n == 7:
-        mm = int(v[3:5])
+        mm = _SMALL_INT[v[3:5]]
         if n == 7:
-            ss = int(v[5:7])
+            ss = _SMALL_INT[v[5:7]]
     elif n == 6 or n == 9:
-        mm = int(v[4:6])
+        mm = _SMALL_INT[v[4:6]]
         if n == 9:
-            ss = int(v[7:9])
+            ss = _SMALL_INT[v[7:9]]
     if hh > 24 or mm > 60 or ss > 60:
         return None
     total = (hh * 60 + mm) * 60 + ss

@@ -25,17 +25,25 @@ NEGATIVE_TTL = timedelta(minutes=5)
 MAX_ENTRIES = 10_000
 
 
-def _lookup(ip: str) -> str:
+def system_lookup(ip: str) -> str:
+    """The first PTR name of `ip` from the system resolver, with a trailing dot."""
     name = socket.gethostbyaddr(ip)[0]
     return name if name.endswith(".") else name + "."
 
 
 class ReverseDNS:
-    """Cached PTR lookups; `clock` returns the current (aware) time."""
+    """Cached PTR lookups. `clock` returns the current (aware) time; `lookup` resolves
+    one address (raising `OSError` when it has no name)."""
 
-    def __init__(self, clock: Callable[[], datetime], timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        timeout: float = TIMEOUT,
+        lookup: Callable[[str], str] = system_lookup,
+    ) -> None:
         self._clock = clock
         self._timeout = timeout
+        self._lookup = lookup
         self._cache: dict[str, tuple[datetime, str]] = {}
         self._pool: ThreadPoolExecutor | None = None
 
@@ -60,7 +68,7 @@ class ReverseDNS:
             return ""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="crowdwatch-rdns")
-        future = self._pool.submit(_lookup, str(ip))
+        future = self._pool.submit(self._lookup, str(ip))
         try:
             return future.result(timeout=self._timeout)
         except FutureTimeout:
