@@ -100,7 +100,11 @@ def engines(library: PatternLibrary, pattern: str) -> dict[str, Matcher]:
         found = fast.search(text)
         return None if found is None else {f: found.group(g) or "" for f, g in names}
 
-    return {"re": compiled.match, "regex": with_regex, "re2": with_re2}
+    def with_re(text: str) -> dict[str, str] | None:
+        found = compiled.regex.search(text)
+        return None if found is None else dict(zip(compiled.fields, found.groups("")))
+
+    return {"crowdwatch": compiled.match, "re": with_re, "regex": with_regex, "re2": with_re2}
 
 
 def timeit(fn: Matcher, lines: list[str], repeat: int) -> float:
@@ -116,21 +120,19 @@ def timeit(fn: Matcher, lines: list[str], repeat: int) -> float:
 def run_workloads(
     library: PatternLibrary, patterns: dict[str, list[str]], lines: list[str], repeat: int
 ) -> None:
-    print(
-        f"{'workload':28} {'calls':>6} {'hit%':>5} "
-        + " ".join(f"{e + ' µs':>9}" for e in ("re", "regex", "re2"))
-    )
+    labels = ("crowdwatch", "re", "regex", "re2")
+    print(f"{'workload (µs per call)':28} {'calls':>6} {'hit%':>5} " + " ".join(f"{e:>10}" for e in labels))
     for label, (parser, programs) in WORKLOADS.items():
         inputs = messages(library, lines, programs)
-        totals = {"re": 0.0, "regex": 0.0, "re2": 0.0}
+        totals = dict.fromkeys(labels, 0.0)
         calls = hits = 0
         for pattern in patterns[parser]:
             matchers = engines(library, pattern)
-            hits += sum(1 for text in inputs if matchers["re"](text))
+            hits += sum(1 for text in inputs if matchers["crowdwatch"](text))
             calls += len(inputs)
             for name, fn in matchers.items():
                 totals[name] += timeit(fn, inputs, repeat)
-        cells = " ".join(f"{totals[e] / calls * 1e6:9.2f}" for e in totals)
+        cells = " ".join(f"{totals[e] / calls * 1e6:10.2f}" for e in totals)
         print(f"{label:28} {calls:6d} {100 * hits / calls:5.1f} {cells}")
 
 
@@ -139,8 +141,8 @@ def run_pathological(library: PatternLibrary) -> None:
     cases = [
         ("%{QS:q} end", 'x "' + "a" * 22),
         ("%{QUOTEDSTRING:q}$", '"' + "ab\\" * 8 + "a" * 14),
-        ("%{DATA:a} %{DATA:b} %{DATA:c} %{DATA:d} END", "x " * 300),
-        ("%{GREEDYDATA:a}%{GREEDYDATA:b}%{GREEDYDATA:c}X", "y" * 400),
+        ("%{DATA:a} %{DATA:b} %{DATA:c} %{DATA:d} END", "x " * 60),
+        ("%{GREEDYDATA:a}%{GREEDYDATA:b}%{GREEDYDATA:c}X", "y" * 200),
     ]
     for pattern, text in cases:
         cells = []

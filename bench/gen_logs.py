@@ -130,7 +130,7 @@ def _nginx_crawler(rng: random.Random, t: float) -> list[Event]:
                 t,
                 ip,
                 "GET",
-                rng.choice(PAGES + ("/sitemap.xml", "/old-page")),
+                rng.choice((*PAGES, "/sitemap.xml", "/old-page")),
                 rng.choice((200, 200, 404)),
                 9000,
                 "-",

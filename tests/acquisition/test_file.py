@@ -49,6 +49,7 @@ def test_too_long_last_line_without_newline(tmp_path: Path) -> None:
     p.write_bytes(b"a" * 11)
     lines, st = _read(p, max_line_bytes=10)
     assert lines == [("a" * 10, 1, True)]
+    assert (st.lines, st.too_long) == (0, 1)
 
 
 def test_binary_content_never_raises(tmp_path: Path) -> None:

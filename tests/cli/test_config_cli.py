@@ -41,7 +41,9 @@ def test_show_reports_bad_config(tmp_path: Path) -> None:
     assert msg.startswith(f"{tmp_path / 'config.yaml'}:2:3: unknown key 'common.nope'")
 
 
-@pytest.mark.parametrize(("text", "ok"), [("db_config:\n  type: sqlite\n", True), ("db_config:\n  type: oracle\n", False)])
+@pytest.mark.parametrize(
+    ("text", "ok"), [("db_config:\n  type: sqlite\n", True), ("db_config:\n  type: oracle\n", False)]
+)
 def test_validate_file(tmp_path: Path, text: str, ok: bool) -> None:
     f = tmp_path / "c.yaml"
     f.write_text(text)

@@ -41,7 +41,18 @@ def test_replay_file_json(tmp_path: Path) -> None:
 def test_replay_human_table(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text(NGINX)
-    code, out = _run(["replay", "-f", str(log), "-t", "nginx", "--parsers", "crowdwatch/syslog-logs,crowdwatch/nginx-logs"], tmp_path)
+    code, out = _run(
+        [
+            "replay",
+            "-f",
+            str(log),
+            "-t",
+            "nginx",
+            "--parsers",
+            "crowdwatch/syslog-logs,crowdwatch/nginx-logs",
+        ],
+        tmp_path,
+    )
     assert code == 0
     assert "203.0.113.9" in out
     assert "1 lines read, 1 parsed, 0 unparsed" in out

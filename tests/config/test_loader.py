@@ -64,12 +64,17 @@ def test_locations_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     env = {"HOME": str(tmp_path), "CROWDWATCH_CONFIG_DIR": str(tmp_path / "envdir")}
     assert find_locations(tmp_path / "arg", env=env).config_dir == tmp_path / "arg"
     loc = find_locations(None, env=env)
-    assert (loc.config_dir, loc.state_dir, loc.origin) == (tmp_path / "envdir", tmp_path / "envdir", "environment")
+    assert (loc.config_dir, loc.state_dir, loc.origin) == (
+        tmp_path / "envdir",
+        tmp_path / "envdir",
+        "environment",
+    )
     user = find_locations(None, env={"HOME": str(tmp_path)}, is_root=False)
     assert user.config_dir == tmp_path / ".config" / "crowdwatch"
     assert user.state_dir == tmp_path / ".local" / "share" / "crowdwatch"
     xdg = find_locations(
-        None, env={"HOME": "/x", "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_STATE_HOME": str(tmp_path / "s")}
+        None,
+        env={"HOME": "/x", "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_STATE_HOME": str(tmp_path / "s")},
     )
     assert (xdg.config_dir, xdg.state_dir) == (tmp_path / "c" / "crowdwatch", tmp_path / "s" / "crowdwatch")
     # root uses the system layout only when /etc/crowdwatch exists

@@ -33,9 +33,18 @@ def test_values_are_typed() -> None:
         ("common:\n  log_levle: info\n", "c.yaml:2:3: unknown key 'common.log_levle'"),
         ("bogus: 1\n", "c.yaml:1:1: unknown key 'bogus'"),
         ("api:\n  server:\n    enable: maybe\n", "c.yaml:3:13: api.server.enable: expected true or false"),
-        ("crowdsec_service:\n  parser_routines: two\n", "c.yaml:2:20: crowdsec_service.parser_routines: expected an integer"),
-        ("crowdsec_service:\n  parser_routines: 0\n", "c.yaml:2:20: crowdsec_service.parser_routines: must be at least 1"),
-        ("crowdwatch:\n  max_line_bytes: true\n", "c.yaml:2:19: crowdwatch.max_line_bytes: expected an integer, got a boolean"),
+        (
+            "crowdsec_service:\n  parser_routines: two\n",
+            "c.yaml:2:20: crowdsec_service.parser_routines: expected an integer",
+        ),
+        (
+            "crowdsec_service:\n  parser_routines: 0\n",
+            "c.yaml:2:20: crowdsec_service.parser_routines: must be at least 1",
+        ),
+        (
+            "crowdwatch:\n  max_line_bytes: true\n",
+            "c.yaml:2:19: crowdwatch.max_line_bytes: expected an integer, got a boolean",
+        ),
         ("common:\n  log_level: loud\n", "c.yaml:2:14: common.log_level: 'loud' is not one of"),
         ("common: [1]\n", "c.yaml:1:9: common: expected a mapping, got a list"),
         ("db_config:\n  db_path: [a]\n", "c.yaml:2:12: db_config.db_path: expected a string, got a list"),

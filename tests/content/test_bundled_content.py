@@ -44,10 +44,25 @@ SSH = "Mar 10 08:00:22 web1 sshd[40089]: "
 @pytest.mark.parametrize(
     ("message", "ip", "user", "log_type"),
     [
-        ("Failed password for root from 193.157.128.156 port 40379 ssh2", "193.157.128.156", "root", "ssh_failed-auth"),
-        ("Failed password for invalid user admin from 1.2.3.4 port 22 ssh2", "1.2.3.4", "admin", "ssh_failed-auth"),
+        (
+            "Failed password for root from 193.157.128.156 port 40379 ssh2",
+            "193.157.128.156",
+            "root",
+            "ssh_failed-auth",
+        ),
+        (
+            "Failed password for invalid user admin from 1.2.3.4 port 22 ssh2",
+            "1.2.3.4",
+            "admin",
+            "ssh_failed-auth",
+        ),
         ("Invalid user oracle from 2001:db8::7 port 4242", "2001:db8::7", "oracle", "ssh_failed-auth"),
-        ("Connection closed by authenticating user git 5.6.7.8 port 22 [preauth]", "5.6.7.8", "git", "ssh_failed-auth"),
+        (
+            "Connection closed by authenticating user git 5.6.7.8 port 22 [preauth]",
+            "5.6.7.8",
+            "git",
+            "ssh_failed-auth",
+        ),
         ("Disconnected from invalid user pi 9.9.9.2 port 1 [preauth]", "9.9.9.2", "pi", "ssh_failed-auth"),
         (
             "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=8.8.8.8  user=root",
@@ -55,7 +70,12 @@ SSH = "Mar 10 08:00:22 web1 sshd[40089]: "
             "root",
             "ssh_failed-auth",
         ),
-        ("Unable to negotiate with 7.7.7.7 port 5: no matching key exchange method found.", "7.7.7.7", "", "ssh_bad_keyexchange"),
+        (
+            "Unable to negotiate with 7.7.7.7 port 5: no matching key exchange method found.",
+            "7.7.7.7",
+            "",
+            "ssh_bad_keyexchange",
+        ),
         ("Timeout before authentication for 6.6.6.6 port 3", "6.6.6.6", "", "ssh_auth_timeout"),
         ("Disconnected from 4.4.4.4 port 22 [preauth]", "4.4.4.4", "", ""),
     ],
@@ -74,8 +94,12 @@ def test_sshd(pipe: ParserPipeline, message: str, ip: str, user: str, log_type: 
 
 
 def test_sshd_other_messages_are_not_parsed(pipe: ParserPipeline) -> None:
-    assert not _parse(pipe, SSH + "Accepted publickey for deploy from 10.0.0.8 port 31385 ssh2", "syslog").Process
-    assert not _parse(pipe, "Mar 10 08:00:06 web1 CRON[25607]: pam_unix(cron:session): opened", "syslog").Process
+    assert not _parse(
+        pipe, SSH + "Accepted publickey for deploy from 10.0.0.8 port 31385 ssh2", "syslog"
+    ).Process
+    assert not _parse(
+        pipe, "Mar 10 08:00:06 web1 CRON[25607]: pam_unix(cron:session): opened", "syslog"
+    ).Process
 
 
 def test_syslog_rfc5424(pipe: ParserPipeline) -> None:
@@ -128,7 +152,12 @@ def test_apache_access_and_error(pipe: ParserPipeline) -> None:
     evt = _parse(pipe, raw, "apache2")
     assert evt.Process
     m = evt.Meta
-    assert (m["source_ip"], m["http_verb"], m["http_path"], m["http_status"]) == ("192.0.2.1", "POST", "/login", "401")
+    assert (m["source_ip"], m["http_verb"], m["http_path"], m["http_status"]) == (
+        "192.0.2.1",
+        "POST",
+        "/login",
+        "401",
+    )
     assert (m["http_user_agent"], m["service"], m["log_type"]) == ("curl/8.0", "http", "http_access-log")
     assert m["timestamp"] == "2024-03-10T08:00:01+01:00"
     common = _parse(pipe, '192.0.2.1 - bob [10/Mar/2024:08:00:01 +0000] "\\x16\\x03" 400 -', "apache2")

@@ -14,8 +14,13 @@ PINNED_NOW = datetime(2026, 5, 1, 12, 30, 45, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock() -> Callable[[], datetime]:
-    return lambda: PINNED_NOW
+def pinned_now() -> datetime:
+    return PINNED_NOW
+
+
+@pytest.fixture
+def clock(pinned_now: datetime) -> Callable[[], datetime]:
+    return lambda: pinned_now
 
 
 def _write(path: Path, database_type: str, records: dict[str, dict[str, object]]) -> None:
@@ -54,8 +59,14 @@ def geoip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         root / "GeoLite2-ASN.mmdb",
         "GeoLite2-ASN",
         {
-            "1.2.0.0/16": {"autonomous_system_number": 64500, "autonomous_system_organization": "Example Org"},
-            "5.6.7.128/25": {"autonomous_system_number": 4200000001, "autonomous_system_organization": "Big AS"},
+            "1.2.0.0/16": {
+                "autonomous_system_number": 64500,
+                "autonomous_system_organization": "Example Org",
+            },
+            "5.6.7.128/25": {
+                "autonomous_system_number": 4200000001,
+                "autonomous_system_organization": "Big AS",
+            },
             "2001:db8::/32": {"autonomous_system_number": 64501, "autonomous_system_organization": "Doc Net"},
         },
     )

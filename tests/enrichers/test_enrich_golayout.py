@@ -126,7 +126,10 @@ def test_format_rfc3339() -> None:
     plus1 = timezone(timedelta(hours=1))
     assert format_rfc3339(datetime(2024, 2, 12, 14, 10, 21, tzinfo=plus1)) == "2024-02-12T14:10:21+01:00"
     minus = timezone(timedelta(hours=-9, minutes=-30))
-    assert format_rfc3339(datetime(2024, 2, 12, 14, 10, 21, 10, tzinfo=minus)) == "2024-02-12T14:10:21.00001-09:30"
+    assert (
+        format_rfc3339(datetime(2024, 2, 12, 14, 10, 21, 10, tzinfo=minus))
+        == "2024-02-12T14:10:21.00001-09:30"
+    )
     dt = datetime(2024, 2, 12, 14, 10, 21, 123456, tzinfo=UTC)
     assert format_rfc3339(dt, nanosecond=123456789) == "2024-02-12T14:10:21.123456789Z"
     assert format_rfc3339(datetime(999, 1, 1, tzinfo=UTC)) == "0999-01-01T00:00:00Z"

@@ -3,11 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.hub.conftest import write
 
 from crowdwatch import yamlutil
 from crowdwatch.hub import HubError
 from crowdwatch.hub.hubtest.config import load_test_config
-from tests.hub.conftest import write
 
 CONFIG = """\
 parsers:

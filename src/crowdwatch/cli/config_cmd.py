@@ -32,7 +32,9 @@ def show_cmd(
         raise CliError(str(exc)) from None
     doc = cfg.to_dict()
     if output == "json":
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+        sys.stdout.buffer.write(
+            orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+        )
         return
     console = Console(highlight=False)
     console.print(f"configuration file: {escape(str(cfg.paths.config_file))}")

@@ -50,6 +50,8 @@ def explain_cmd(
         raise CliError("give exactly one of --file LOG or --log 'one line'")
     if output not in ("human", "json"):
         raise CliError(f"unknown output format {output!r}: use human or json")
+    if file is not None and not file.is_file():
+        raise CliError(f"log file {file} does not exist")
     hub_dir = hub if hub is not None else bundled_content_dir()
     names = [p.strip() for p in parsers.split(",") if p.strip()] if parsers else None
     try:
@@ -61,7 +63,11 @@ def explain_cmd(
     lines = list(_lines(file, log))
     results = explain_lines(pipe, lines, {"type": log_type}, src=str(file) if file else "explain")
     if output == "json":
-        blob = orjson.dumps([r.to_dict(verbose) for r in results], option=orjson.OPT_INDENT_2, default=str)
+        blob = orjson.dumps(
+            [r.to_dict(verbose) for r in results],
+            option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
+            default=str,
+        )
         sys.stdout.buffer.write(blob + b"\n")
     else:
         _print_human(results, verbose)
@@ -74,8 +80,6 @@ def _lines(file: Path | None, log: str | None) -> Iterator[tuple[int, str]]:
         yield 1, log
         return
     assert file is not None
-    if not file.is_file():
-        raise CliError(f"log file {file} does not exist")
     try:
         for line in read_lines(file):
             if not line.too_long:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdwatch.cli.context import CliError
-from crowdwatch.hub.hubtest.replay import Replay, default_now, parse_now, replay
+from crowdwatch.hub.hubtest.replay import Replay, default_now, dumps_document, parse_now, replay
 from crowdwatch.hub.hubtest.runner import TestOutcome, run_tests
 from crowdwatch.hub.index import HubError
 from crowdwatch.hub.loadout import bundled_content_dir
@@ -76,7 +76,7 @@ def replay_cmd(
         doc = replay(spec)
     except HubError as exc:
         raise CliError(str(exc)) from None
-    blob = orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS, default=str)
+    blob = dumps_document(doc)
     if out is None:
         sys.stdout.buffer.write(blob + b"\n")
         return

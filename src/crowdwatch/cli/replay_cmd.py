@@ -185,7 +185,9 @@ def replay_cmd(
     summary = _summary(stats, elapsed)
     if output == "json":
         doc = {"summary": summary, "sources": [s.to_dict() for s in stats], "events": rows}
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+        sys.stdout.buffer.write(
+            orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+        )
         return
     _print_human(rows, shown, stats, summary, sources_seen)
 

@@ -20,6 +20,9 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import re2
 
 from crowdwatch.grok.base_patterns import BASE_PATTERNS
 from crowdwatch.grok.engine import compile_python
@@ -38,15 +41,29 @@ class GrokError(ValueError):
 
 
 class GrokPattern:
-    """A compiled grok expression.  ``match`` runs an unanchored search."""
+    """A compiled grok expression.  ``match`` runs an unanchored search.
 
-    __slots__ = ("_search", "fields", "pattern", "regex")
+    ``regex`` is the Python ``re`` translation; ``engine`` says which engine ``match``
+    uses: ``"re"``, or ``"re2"`` (the google-re2 binding, linear time) for patterns a
+    backtracking engine could take exponential time on (see docs/GROK.md).
+    """
 
-    def __init__(self, pattern: str, regex: re.Pattern[str], fields: tuple[str, ...]) -> None:
+    __slots__ = ("_groups", "_search", "engine", "fields", "pattern", "regex")
+
+    def __init__(
+        self,
+        pattern: str,
+        regex: re.Pattern[str],
+        fields: tuple[str, ...],
+        re2_regex: Any = None,
+        re2_groups: tuple[str, ...] = (),
+    ) -> None:
         self.pattern = pattern
         self.regex = regex
         self.fields = fields
-        self._search = regex.search
+        self.engine = "re" if re2_regex is None else "re2"
+        self._search = regex.search if re2_regex is None else re2_regex.search
+        self._groups = re2_groups
 
     def match(self, text: str) -> dict[str, str] | None:
         """Field values of the leftmost match (``""`` for non-participating fields), or None.
@@ -57,6 +74,8 @@ class GrokPattern:
         found = self._search(text)
         if found is None:
             return None
+        if self._groups:
+            return {field: found.group(group) or "" for field, group in zip(self.fields, self._groups)}
         return dict(zip(self.fields, found.groups("")))
 
     def __repr__(self) -> str:
@@ -153,7 +172,9 @@ class PatternLibrary:
         added = 0
         for name, body in _parse_lines(lines):
             if name in self._definitions:
-                log.warning("%s: grok pattern %s is already defined, keeping the first definition", path, name)
+                log.warning(
+                    "%s: grok pattern %s is already defined, keeping the first definition", path, name
+                )
                 continue
             self._definitions[name] = body
             added += 1
@@ -162,7 +183,9 @@ class PatternLibrary:
     def load_dir(self, path: str | os.PathLike[str]) -> int:
         """Load every file of ``path`` whose name has no ``.``, in byte-wise name order."""
         directory = Path(path)
-        names = sorted((entry.name for entry in directory.iterdir() if "." not in entry.name), key=os.fsencode)
+        names = sorted(
+            (entry.name for entry in directory.iterdir() if "." not in entry.name), key=os.fsencode
+        )
         return sum(self.load_file(directory / name) for name in names if (directory / name).is_file())
 
     # -- compilation ---------------------------------------------------------------
@@ -211,7 +234,14 @@ class PatternLibrary:
         except RegexError as exc:
             raise GrokError(f"grok pattern {pattern!r}: {exc}") from None
         ordered = tuple(groups[name] for name in translation.captures)
-        return GrokPattern(pattern, regex, ordered)
+        if not translation.nested_unbounded:
+            return GrokPattern(pattern, regex, ordered)
+        try:
+            linear = re2.compile(text)
+        except re2.error as exc:  # not expected: the translator accepts only RE2 syntax
+            log.debug("grok pattern %r: re2 rejected it (%s), matching with re", pattern, exc)
+            return GrokPattern(pattern, regex, ordered)
+        return GrokPattern(pattern, regex, ordered, linear, tuple(translation.captures))
 
 
 def _parse_lines(lines: list[str]) -> Iterator[tuple[str, str]]:

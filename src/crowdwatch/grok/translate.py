@@ -132,6 +132,8 @@ class _Frame:
     flags: set[str]
     base_i: bool  # case-insensitivity in force in the emitted Python at the group start
     extra: int = 0  # scoped (?i:…) groups opened inside this group by a bare flag setter
+    unbounded: bool = False  # an alternative of the group starts with an unbounded repetition
+    atoms: int = 0  # atoms so far in the current alternative
 
 
 @dataclass
@@ -140,6 +142,10 @@ class Translation:
 
     python: str
     captures: list[str] = field(default_factory=list)  # names of kept named groups, in order
+    # an unbounded repetition applies to a group one of whose alternatives starts with an
+    # unbounded repetition, e.g. ``"(\\.|[^\\"]+)+"``: exponential time on a backtracking
+    # engine when the rest of the pattern fails
+    nested_unbounded: bool = False
 
 
 class _Translator:
@@ -154,6 +160,8 @@ class _Translator:
         self.can_repeat = False  # the previous item is something a quantifier may follow
         self.after_repeat = False  # the previous item is a quantifier
         self.last_repeat = ""
+        self.group_unbounded = False  # the previous item is a group holding an unbounded repeat
+        self.nested_unbounded = False
 
     # -- helpers ---------------------------------------------------------------------
     def fail(self, message: str) -> RegexError:
@@ -165,8 +173,10 @@ class _Translator:
 
     def atom(self, text: str) -> None:
         self.out.append(text)
+        self.frame.atoms += 1
         self.can_repeat = True
         self.after_repeat = False
+        self.group_unbounded = False
 
     def emitted_i(self) -> bool:
         frame = self.frame
@@ -203,7 +213,7 @@ class _Translator:
         if len(self.stack) > 1:
             raise self.fail("missing closing )")
         self.out.append(")" * self.frame.extra)
-        return Translation("".join(self.out), self.captures)
+        return Translation("".join(self.out), self.captures, self.nested_unbounded)
 
     # -- escapes ---------------------------------------------------------------------
     def escape(self) -> None:
@@ -445,11 +455,15 @@ class _Translator:
             raise self.fail("unexpected )")
         frame = self.stack.pop()
         self.atom(")" * (frame.extra + 1))
+        self.group_unbounded = frame.unbounded
+        if frame.unbounded and self.frame.atoms == 1:
+            self.frame.unbounded = True
 
     def alternation(self) -> None:
         frame = self.frame
         self.out.append(")" * frame.extra + "|")
         frame.extra = 0
+        frame.atoms = 0
         self.can_repeat = self.after_repeat = False
         if ("i" in frame.flags) != frame.base_i:
             self.out.append("(?i:" if "i" in frame.flags else "(?-i:")
@@ -489,6 +503,10 @@ class _Translator:
         lazy = self.src.startswith("?", self.pos)
         if lazy:
             self.pos += 1
+        if op in ("*", "+") or op.endswith(",}"):
+            self.nested_unbounded |= self.group_unbounded
+            if self.frame.atoms == 1:
+                self.frame.unbounded = True
         if "U" in self.frame.flags:
             lazy = not lazy
         self.out.append(op + ("?" if lazy else ""))

@@ -125,7 +125,9 @@ def typed_results(parsers: dict[str, Any]) -> ZeroMap:
         stages[stage] = ZeroMap(
             {
                 name: [
-                    ParserResult(int(e.get("Idx") or 0), bool(e.get("Success")), event_from_dict(e.get("Evt") or {}))
+                    ParserResult(
+                        int(e.get("Idx") or 0), bool(e.get("Success")), event_from_dict(e.get("Evt") or {})
+                    )
                     for e in entries
                 ]
                 for name, entries in (nodes or {}).items()

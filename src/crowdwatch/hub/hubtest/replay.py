@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from crowdwatch import __version__
 from crowdwatch.acquisition.file import AcquisitionError, ReadStats, read_lines
 from crowdwatch.event import TIMEMACHINE, Event, Line
@@ -97,6 +99,11 @@ def _resolve_all(
                 errors.append(str(exc))
         out[kind] = items
     return out
+
+
+def dumps_document(doc: dict[str, Any]) -> bytes:
+    """The document as JSON bytes (keys may be ``str`` subclasses; odd values become strings)."""
+    return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS, default=str)
 
 
 def make_event(raw: str, src: str, labels: dict[str, str], now: datetime) -> Event:

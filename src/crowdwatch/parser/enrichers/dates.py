@@ -87,7 +87,7 @@ class _LayoutList:
         if m is None:
             return None
         index, base = alt.by_sentinel[m.lastindex or 0]
-        fields = _accept(self.layouts[index].fields(m.groups(), base))
+        fields = _accept(self.layouts[index].fields(m, base))
         if fields is not None:
             return fields
         for layout in self.layouts[index + 1 :]:

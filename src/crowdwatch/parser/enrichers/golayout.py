@@ -4,7 +4,8 @@ A Go layout is a sample rendering of the reference time ``Mon Jan 2 15:04:05 MST
 Go parses a value left to right without ever backtracking; each layout element is turned
 into an atomic/possessive regex fragment so that a regex match succeeds exactly when Go's
 scanner would consume the whole value. Numeric range rules (month 1-12, hour < 24, day
-valid for the month, ...) are checked afterwards in :meth:`GoLayout.fields`.
+valid for the month, ...) are then checked by ``GoLayout.fields``, a small function
+generated once per layout (straight-line code, no per-element dispatch at run time).
 
 The result of a parse is a plain tuple of integers (see :data:`Fields`) so the hot path
 does not build a ``datetime`` unless it needs one. Behaviour notes (all Go's):
@@ -205,7 +206,7 @@ def _literal_regex(text: str) -> str:
 class GoLayout:
     """One compiled Go layout: a regex plus the recipe to turn its groups into `Fields`."""
 
-    __slots__ = ("_extract", "first", "groups", "layout", "pattern", "regex")
+    __slots__ = ("fields", "first", "groups", "layout", "pattern", "regex")
 
     def __init__(self, layout: str) -> None:
         self.layout = layout
@@ -233,54 +234,52 @@ class GoLayout:
         self.pattern = "".join(parts)
         self.groups = group
         self.regex = re.compile(self.pattern + r"\Z")
-        self._extract = _build_extractor(steps)
+        # fields(m, base): range-check and convert this layout's captures, which are the
+        # groups of match `m` after the first `base` ones; None when Go would reject them.
+        self.fields = _build_extractor(steps)
         self.first = _first_chars(tokens)
 
     def parse(self, text: str) -> Fields | None:
         """Go's ``time.Parse(layout, text)``; year 0 when the layout has no year."""
         m = self.regex.match(text)
-        return self.fields(m.groups(), 0) if m is not None else None
-
-    def fields(self, values: tuple[str | None, ...], base: int) -> Fields | None:
-        """Range-check and convert this layout's captures (starting at `base`)."""
-        return self._extract(values, base)
+        return self.fields(m, 0) if m is not None else None
 
 
-# Source lines converting one capture `x` per element kind; `{i}` is its group index.
+# Source lines converting one capture per element kind; `m[b + {i}]` is the capture.
 _STEP_CODE = {
-    _LONG_YEAR: ["year = int(v[b + {i}])"],
-    _YEAR: ["year = int(v[b + {i}])", "year += 1900 if year >= 69 else 2000"],
-    _NUM_MONTH: ["month = _SMALL_INT[v[b + {i}]]", "if not 1 <= month <= 12: return None"],
-    _MONTH: ["month = _MONTH_INDEX[v[b + {i}].lower()]"],
-    _DAY: ["day = _SMALL_INT[v[b + {i}]]"],
-    _YEAR_DAY: ["yday = int(v[b + {i}])"],
-    _HOUR: ["hour = _SMALL_INT[v[b + {i}]]", "if hour >= 24: return None"],
-    _HOUR12: ["hour = _SMALL_INT[v[b + {i}]]", "if hour > 12: return None"],
-    _MINUTE: ["minute = _SMALL_INT[v[b + {i}]]", "if minute >= 60: return None"],
-    _SECOND: ["second = _SMALL_INT[v[b + {i}]]", "if second >= 60: return None"],
-    _FRAC: ["x = v[b + {i}]", "if x is not None: nanos = int(x[:9].ljust(9, '0'))"],
-    _PM: ["pm = v[b + {i}]"],
+    _LONG_YEAR: ["year = int(m[b + {i}])"],
+    _YEAR: ["year = int(m[b + {i}])", "year += 1900 if year >= 69 else 2000"],
+    _NUM_MONTH: ["month = _SMALL_INT[m[b + {i}]]", "if not 1 <= month <= 12: return None"],
+    _MONTH: ["month = _MONTH_INDEX[m[b + {i}].lower()]"],
+    _DAY: ["day = _SMALL_INT[m[b + {i}]]"],
+    _YEAR_DAY: ["yday = int(m[b + {i}])"],
+    _HOUR: ["hour = _SMALL_INT[m[b + {i}]]", "if hour >= 24: return None"],
+    _HOUR12: ["hour = _SMALL_INT[m[b + {i}]]", "if hour > 12: return None"],
+    _MINUTE: ["minute = _SMALL_INT[m[b + {i}]]", "if minute >= 60: return None"],
+    _SECOND: ["second = _SMALL_INT[m[b + {i}]]", "if second >= 60: return None"],
+    _FRAC: ["x = m[b + {i}]", "if x is not None: nanos = int(x[:9].ljust(9, '0'))"],
+    _PM: ["pm = m[b + {i}]"],
     _NUM_TZ: [
-        "x = v[b + {i}]",
+        "x = m[b + {i}]",
         "if x == 'Z': utc = True",
         "else:",
         "    offset = _parse_offset(x)",
         "    if offset is None: return None",
     ],
-    _TZ_NAME: ["x = v[b + {i}]", "if x == 'UTC': utc = True", "else: zone = x"],
+    _TZ_NAME: ["x = m[b + {i}]", "if x == 'UTC': utc = True", "else: zone = x"],
 }
 
 
-def _build_extractor(steps: list[tuple[int, int]]) -> Callable[[tuple[str | None, ...], int], Fields | None]:
+def _build_extractor(steps: list[tuple[int, int]]) -> Callable[[re.Match[str], int], Fields | None]:
     """Compile the conversion of one layout's captures into straight-line Python code."""
     kinds = {kind for kind, _ in steps}
     lines = [
-        "def extract(v, b):",
+        "def extract(m, b):",
         "    year = 0; month = day = yday = -1; hour = minute = second = nanos = 0",
         "    pm = None; utc = False; offset = None; zone = ''",
     ]
     for kind, index in steps:
-        lines += ["    " + line.format(i=index) for line in _STEP_CODE[kind]]
+        lines += ["    " + line.format(i=index + 1) for line in _STEP_CODE[kind]]
     if _PM in kinds:
         lines += [
             "    if pm in ('PM', 'pm') and hour < 12: hour += 12",
@@ -313,7 +312,7 @@ def _build_extractor(steps: list[tuple[int, int]]) -> Callable[[tuple[str | None
         "_days_in": _days_in,
     }
     exec(compile("\n".join(lines), "<go-layout>", "exec"), namespace)
-    return cast(Callable[[tuple[str | None, ...], int], Fields | None], namespace["extract"])
+    return cast(Callable[[re.Match[str], int], Fields | None], namespace["extract"])
 
 
 def _first_chars(tokens: list[_Element | str]) -> frozenset[str] | None:

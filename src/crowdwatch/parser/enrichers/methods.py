@@ -96,7 +96,8 @@ class Enrichers:
 
     # --- methods -----------------------------------------------------------------------
     def _current_year(self) -> int:
-        return self._clock().astimezone(UTC).year
+        now = self._clock()
+        return now.year if now.tzinfo is UTC else now.astimezone(UTC).year
 
     def _parse_date(self, value: str, evt: Event) -> Result:
         key = (value, evt.StrTimeFormat)
