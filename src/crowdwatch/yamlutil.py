@@ -74,7 +74,7 @@ class Sequence(list[Any]):
     col: int = 0
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """Builds Scalar/Mapping/Sequence trees."""
 
 

@@ -298,7 +298,10 @@ class _Translator:
         if name.startswith("^"):
             negated = not negated
             name = name[1:]
-        return list(unicode_class(name)), negated
+        try:
+            return list(unicode_class(name)), negated
+        except RegexError as exc:
+            raise self.fail(str(exc)) from None
 
     # -- character classes -----------------------------------------------------------
     def char_class(self) -> str:
@@ -378,7 +381,9 @@ class _Translator:
                 name = src[start:end] if end > 0 else ""
                 if not name or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
                     raise self.fail(f"invalid named capture: {src[self.pos - 1 : end + 1]!r}")
-                if name in self.names:
+                if name in self.names and self.group_name is None:
+                    # C++ RE2 accepts this, Python cannot name two groups alike; in grok
+                    # mode user-named groups are dropped, so only compile_re2 rejects it
                     raise self.fail(f"duplicate capture group name {name!r}")
                 self.names.add(name)
                 self.pos = end + 1

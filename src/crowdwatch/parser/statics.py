@@ -96,7 +96,8 @@ def compile_statics(
             raise ParserLoadError("static needs a 'value' or an 'expression'", file, spec.line)
         fn = None if spec.value else compile_fn(spec.expression, file, spec.line)
         setter = _setter(spec, file, enrichers)
-        out.append((spec.value, fn, setter, spec.method == "ParseDate"))
+        # plain str: Scalar (position-carrying) values must not leak into events
+        out.append((str(spec.value), fn, setter, spec.method == "ParseDate"))
     return tuple(out)
 
 
@@ -131,6 +132,7 @@ def _ignore(evt: Event, value: str) -> None:
 
 
 def _map_setter(attr: str, key: str) -> Setter:
+    key = str(key)  # a plain str, not the position-carrying yamlutil.Scalar
     if attr == "Parsed":
 
         def set_parsed(evt: Event, value: str) -> None:
