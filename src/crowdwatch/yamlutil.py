@@ -96,9 +96,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Iterator[Mapp
                 None, None, "a list cannot be a mapping key", key_node.start_mark
             )
         if key in m:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         m[key] = loader.construct_object(value_node, deep=True)
         m.key_pos[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,12 +85,14 @@ def test_run_json_and_statuses() -> None:
     assert out["ssh-bf"]["scenario"] == {"lines": 113, "evaluated": False}
 
 
-def test_run_human_failure_exit_code() -> None:
-    res = runner.invoke(
-        app, ["hubtest", "run", str(CASES / "actual-budget-whitelist"), "--hub", str(HUB), "-v"]
-    )
+def test_run_human_failure_exit_code(tmp_path: Path) -> None:
+    case = tmp_path / "ombi-logs"
+    shutil.copytree(CASES / "ombi-logs", case)
+    with (case / "parser.assert").open("a") as fh:
+        fh.write('\nresults["s01-parse"]["crowdsecurity/ombi-logs"][0].Evt.Meta.source_ip == "0.0.0.0"\n')
+    res = runner.invoke(app, ["hubtest", "run", str(case), "--hub", str(HUB), "-v"])
     assert res.exit_code == 1
-    assert "fail" in res.stdout and "438/646" in res.stdout
+    assert "fail" in res.stdout and "11/12" in res.stdout
 
 
 def test_bad_inputs(tmp_path: Path) -> None:

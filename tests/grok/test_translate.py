@@ -103,3 +103,8 @@ def test_nested_unbounded_detection() -> None:
     assert translate(r"(/([\w]+|\\.)*)+").nested_unbounded
     assert not translate(r"(?:/[A-Za-z]*)+").nested_unbounded  # starts with a literal
     assert not translate(r"(a|b)+c*").nested_unbounded
+
+
+def test_escaped_underscore_is_literal() -> None:
+    # Go's regexp treats any escaped ASCII punctuation, `_` included, as the literal char
+    assert compile_re2(r"[A-Za-z0-9\-\_]+\_x").search("ab_x") is not None

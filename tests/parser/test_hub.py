@@ -108,16 +108,7 @@ def test_hub_case(case: Path) -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    [
-        pytest.param(
-            "parsers",
-            marks=pytest.mark.xfail(
-                reason="RE2 translation rejects the escape \\_ used by actual-budget-whitelist (grok/expr issue)",
-                strict=False,
-            ),
-        ),
-        "postoverflows",
-    ],
+    ["parsers", "postoverflows"],
 )
 def test_every_hub_item_loads(kind: str) -> None:
     patterns = PatternLibrary.with_base()

@@ -36,7 +36,9 @@ def _root(
         envvar="CROWDWATCH_CONFIG_DIR",
         help="Keep all configuration and state under this directory (created with defaults on first use).",
     ),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     context.STATE.config_dir = config_dir
 

@@ -271,7 +271,7 @@ class _Translator:
                 digits += src[self.pos]
                 self.pos += 1
             return int(digits, 8)
-        if ch.isascii() and not ch.isalnum() and ch != "_":
+        if ch.isascii() and not ch.isalnum():  # Go's regexp: escaped punctuation, `_` included, is literal
             return ord(ch)
         if ch in "89":
             raise self.fail(f"invalid escape sequence \\{ch} (backreferences are not supported)")
