@@ -18,7 +18,7 @@ from crowdwatch.grok.engine import compile_re2
 
 from .errors import ExprRuntimeError
 from .gotime import add_duration, methods_for, sub_times
-from .values import Duration
+from .values import Duration, go_type
 
 MEMORY_BUDGET = 1_000_000
 """Elements a single evaluation may create/iterate (ranges, predicates), like expr's budget."""
@@ -41,29 +41,6 @@ class Budget:
 
 
 # --- type names and model introspection ------------------------------------------------
-
-
-def go_type(x: object) -> str:
-    """Go-like type name for error messages."""
-    if x is None:
-        return "<nil>"
-    if isinstance(x, bool):
-        return "bool"
-    if isinstance(x, Duration):
-        return "time.Duration"
-    if isinstance(x, int):
-        return "int"
-    if isinstance(x, float):
-        return "float64"
-    if isinstance(x, str):
-        return "string"
-    if isinstance(x, list | tuple):
-        return "[]interface {}"
-    if isinstance(x, dict):
-        return "map[string]interface {}"
-    if isinstance(x, datetime):
-        return "time.Time"
-    return type(x).__name__
 
 
 _NO_TABLE: dict[str, str] = {}

@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from crowdwatch.event import OVFLW, Event
+from crowdwatch.netutil import IPAddress
 from crowdwatch.parser.errors import ParserLoadError
 from crowdwatch.parser.model import WhitelistSpec
 
 log = logging.getLogger("crowdwatch.parser")
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

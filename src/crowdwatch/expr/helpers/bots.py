@@ -20,8 +20,9 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from crowdwatch.expr.helpers.net import IPAddress, IPNetwork, LookupHost, parse_cidr, parse_ip
+from crowdwatch.expr.helpers.net import IPNetwork, LookupHost, parse_cidr
 from crowdwatch.grok.engine import compile_re2
+from crowdwatch.netutil import IPAddress, parse_ip
 
 RDNS_TIMEOUT = 2.0
 _pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="crowdwatch-rdns")

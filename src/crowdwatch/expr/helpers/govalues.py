@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 from crowdwatch.expr.errors import ExprRuntimeError
 from crowdwatch.expr.helpers.durations import format_go_duration
-from crowdwatch.expr.values import Duration
+from crowdwatch.expr.values import Duration, go_type
 
 _GO_FLOAT = re.compile(
     r"[+-]?(?:(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:e[+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE | re.ASCII
@@ -148,26 +148,3 @@ def _sort_key(k: object) -> tuple[int, Any]:
     if isinstance(k, (int, float)) and not isinstance(k, bool):
         return (0, k)
     return (1, str(k))
-
-
-def go_type(x: object) -> str:
-    """Go type name of a value as ``fmt`` prints it (``%!d(string=x)``)."""
-    if x is None:
-        return "<nil>"
-    if isinstance(x, bool):
-        return "bool"
-    if isinstance(x, Duration):
-        return "time.Duration"
-    if isinstance(x, int):
-        return "int"
-    if isinstance(x, float):
-        return "float64"
-    if isinstance(x, str):
-        return "string"
-    if isinstance(x, (list, tuple)):
-        return "[]interface {}"
-    if isinstance(x, dict):
-        return "map[string]interface {}"
-    if isinstance(x, datetime):
-        return "time.Time"
-    return type(x).__name__

@@ -10,28 +10,14 @@ import socket
 
 from crowdwatch.expr.helpers.govalues import want_str
 from crowdwatch.expr.registry import helper
+from crowdwatch.netutil import parse_ip
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 LOOKUP_TIMEOUT = 2.0
 """Seconds ``LookupHost`` waits for the resolver."""
 _resolver_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="crowdwatch-dns")
 _MASK = re.compile(r"[+-]?\d+", re.ASCII)
-
-
-@functools.lru_cache(maxsize=8192)
-def parse_ip(text: str) -> IPAddress | None:
-    """Go ``net.ParseIP``; IPv4-mapped IPv6 addresses are returned as IPv4 (Go's ``To4``)."""
-    if "%" in text or not text:
-        return None
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
 
 
 @functools.lru_cache(maxsize=4096)

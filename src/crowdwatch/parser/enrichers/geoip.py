@@ -13,22 +13,9 @@ from typing import Any
 
 import maxminddb
 
+from crowdwatch.netutil import IPAddress, parse_ip
+
 log = logging.getLogger(__name__)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def parse_ip(text: str) -> IPAddress | None:
-    """An IP as Go's ``net.ParseIP`` reads it (no zone); IPv4-mapped IPv6 becomes IPv4."""
-    if "%" in text:
-        return None
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
 
 
 class _Database:
