@@ -23,13 +23,13 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from crowdwatch.event import Event
 from crowdwatch.parser import ParseRecorder, ParserPipeline
 
 if TYPE_CHECKING:
-    from crowdwatch.scenarios import ScenarioSet
+    from crowdwatch.scenarios import PourRecorder, ScenarioSet
 
 log = logging.getLogger("crowdwatch.engine")
 
@@ -38,14 +38,6 @@ MAX_REPROCESS_DEPTH = 8
 
 OverflowHook = Callable[[Event, int], None]
 """Called with each overflow event after postoverflows (whitelisted or not) and its reprocess depth."""
-
-Clock = Callable[[], datetime]
-
-
-class PourRecorder(Protocol):
-    """Told about every bucket an event is poured into (``crowdwatch explain``)."""
-
-    def poured(self, scenario: str, bucket_key: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -57,7 +49,7 @@ class EngineStats:
     unparsed: int = 0  # dropped by the parsers (no stage succeeded, or a parse error)
     whitelisted: int = 0  # parsed events a parser whitelist dropped
     poured: int = 0  # events handed to the scenarios (log events and reprocessed overflows)
-    pour_errors: int = 0  # events the scenario engine failed on
+    pour_errors: int = 0  # pours (and ticks) the scenario engine failed on
     overflows: int = 0  # overflows that carry an alert, before postoverflows
     postoverflow_whitelisted: int = 0  # overflows dropped by a postoverflow whitelist
     reprocessed: int = 0  # overflows poured again into the scenarios
@@ -80,7 +72,7 @@ class DetectionEngine:
         postoverflows: ParserPipeline | None = None,
         *,
         on_overflow: OverflowHook | None = None,
-        clock: Clock | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """``clock`` is the time given to the scenarios for LIVE events (reprocessed overflows);
         ``None`` lets the scenario engine use the wall clock."""
@@ -120,8 +112,7 @@ class DetectionEngine:
         try:
             overflows = self.scenarios.tick(now)
         except Exception:  # a broken timer must not stop the engine
-            stats = self.stats
-            stats.pour_errors += 1
+            self.stats.pour_errors += 1
             log.exception("scenario tick failed")
             return []
         return self._handle(overflows, recorder, None, 0)
@@ -144,10 +135,7 @@ class DetectionEngine:
         assert scenarios is not None
         self.stats.poured += 1
         try:
-            if pour_recorder is None:
-                overflows = scenarios.pour(evt, now=now)
-            else:
-                overflows = scenarios.pour(evt, now=now, recorder=pour_recorder)
+            overflows = scenarios.pour(evt, now, pour_recorder)
         except Exception:  # per-event problems are counted, never raised
             self.stats.pour_errors += 1
             log.exception("pouring an event into the scenarios failed")

@@ -77,3 +77,38 @@ def test_unknown_parser() -> None:
     res = runner.invoke(app, ["explain", "--hub", str(HUB), "--parsers", "x/y", "--type", "t", "--log", "l"])
     assert isinstance(res.exception, CliError)
     assert "unknown parser 'x/y'" in str(res.exception) and "hint" in str(res.exception)
+
+
+def test_scenarios_poured_and_overflow(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("".join(SSHD.replace("admin", f"user{i}") + "\n" for i in range(6)))
+    code, out = explain(
+        "--type", "syslog", "--file", str(log), "--scenarios", "crowdsecurity/ssh-bf", "-o", "json"
+    )
+    assert code == 0
+    lines = json.loads(out)
+    first = lines[0]
+    assert [s["scenario"] for s in first["scenarios"]] == [
+        "crowdsecurity/ssh-bf",
+        "crowdsecurity/ssh-bf_user-enum",
+    ]
+    assert all(len(s["bucket_key"]) == 40 for s in first["scenarios"])
+    assert {
+        s["bucket_key"] for ln in lines for s in ln["scenarios"] if s["scenario"] == "crowdsecurity/ssh-bf"
+    } == {first["scenarios"][0]["bucket_key"]}  # one bucket per source IP
+    assert [ln["overflows"] for ln in lines[:4]] == [[], [], [], []]
+    overflows = [o for ln in lines for o in ln["overflows"]]
+    assert {(o["scenario"], tuple(o["sources"]), o["events_count"], o["whitelisted"]) for o in overflows} == {
+        ("crowdsecurity/ssh-bf", ("192.168.1.2",), 6, False),
+        ("crowdsecurity/ssh-bf_user-enum", ("192.168.1.2",), 6, False),
+    }
+
+
+def test_scenarios_human_output(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text(f"{SSHD}\n" * 6)
+    code, out = explain("--type", "syslog", "--file", str(log), "--scenarios", "crowdsecurity/ssh-bf")
+    assert code == 0
+    assert out.count("→ crowdsecurity/ssh-bf ") == 6
+    assert out.count("⚡ overflow crowdsecurity/ssh-bf: 192.168.1.2, 6 events") == 1
+    assert out.count("└ parsed") == 6

@@ -81,8 +81,10 @@ def test_run_json_and_statuses() -> None:
     out = {o["name"]: o for o in json.loads(res.stdout)}
     assert out["ombi-logs"]["status"] == "pass"
     assert out["ombi-logs"]["parser"]["passed"] == out["ombi-logs"]["parser"]["total"] == 11
-    assert out["ssh-bf"]["status"] == "incomplete"  # scenario asserts not evaluated yet
-    assert out["ssh-bf"]["scenario"] == {"lines": 113, "evaluated": False}
+    ssh = out["ssh-bf"]
+    assert ssh["status"] == "pass"
+    assert ssh["parser"]["checked"] is False  # ignore_parsers
+    assert ssh["scenario"]["checked"] and ssh["scenario"]["passed"] == ssh["scenario"]["total"] == 113
 
 
 def test_run_human_failure_exit_code(tmp_path: Path) -> None:
@@ -107,3 +109,44 @@ def test_bad_inputs(tmp_path: Path) -> None:
         ["hubtest", "replay", "--hub", str(HUB), "--test", str(CASES / "ombi-logs"), "--now", "yesterday"],
     )
     assert isinstance(res.exception, CliError) and "invalid replay clock" in str(res.exception)
+
+
+def test_run_reports_failing_scenario_assert(tmp_path: Path) -> None:
+    case = tmp_path / "ssh-bf"
+    shutil.copytree(CASES / "ssh-bf", case)
+    with (case / "scenario.assert").open("a") as fh:
+        fh.write("\nresults[0].Overflow.Alert.GetEventsCount() == 99\n")
+    res = runner.invoke(app, ["hubtest", "run", str(case), "--hub", str(HUB), "-v", "-j", "1"])
+    assert res.exit_code == 1
+    assert "113/114" in res.stdout
+    assert "scenario.assert:115: FAIL" in res.stdout and "left side is 6" in res.stdout
+
+
+def test_replay_process_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """`crowdwatch hubtest replay` runs once per test: other commands and Rich stay unimported."""
+    out = tmp_path / "r.json"
+    code = (
+        "import sys; from crowdwatch.cli.main import main; "
+        f"sys.argv = ['crowdwatch', 'hubtest', 'replay', '--hub', {str(HUB)!r}, '--test', "
+        f"{str(CASES / 'ssh-bf')!r}, '--out', {str(out)!r}]; "
+        "main()"
+    )
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines() if "import time:" in line}
+    assert "crowdwatch.scenarios" in imported and "crowdwatch.engine" in imported
+    assert (
+        not {"rich", "crowdwatch.cli.replay_cmd", "crowdwatch.cli.explain_cmd", "crowdwatch.cli.config_cmd"}
+        & imported
+    )
+    assert json.loads(out.read_text())["buckets"]
+
+
+def test_command_name_skips_global_options() -> None:
+    from crowdwatch.cli.commands import command_name
+
+    assert command_name(["hubtest", "replay"]) == "hubtest"
+    assert command_name(["--config-dir", "/x", "explain", "-t", "a"]) == "explain"
+    assert command_name(["--version"]) is None

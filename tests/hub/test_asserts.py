@@ -16,6 +16,7 @@ from crowdwatch.expr import ExprSyntaxError, compile_expr, registry
 from crowdwatch.hub.hubtest import Replay, replay
 from crowdwatch.hub.hubtest.asserts import (
     evaluate_parser_asserts,
+    evaluate_scenario_asserts,
     go_basename,
     hubtest_source,
     read_assert_lines,
@@ -130,6 +131,29 @@ def test_agrees_with_check_py(name: str, shared_cases: Path, shared_hub: Path) -
     theirs = check.check_test(str(test_dir), doc)["parser"]
     mine = evaluate_parser_asserts(read_assert_lines(test_dir / "parser.assert"), doc["parsers"])
     assert theirs["total"] == len(mine)
+    their_bad = {ln["line"]: ln["status"] == "FAIL" for ln in theirs["lines"]}
+    my_bad = {r.line: r.status == "FAIL" for r in mine if r.status != "PASS"}
+    assert my_bad == their_bad
+
+
+SCENARIO_AGREEMENT_CASES = [
+    "ssh-bf",
+    "ipv6-postoverflow",
+    "http-dos-switching-ua",
+    "iptables-scan-multi-port",
+    "dovecot-slow-bf",
+]
+
+
+@pytest.mark.parametrize("name", SCENARIO_AGREEMENT_CASES)
+def test_scenario_asserts_agree_with_check_py(name: str, shared_cases: Path, shared_hub: Path) -> None:
+    """Same verdict per scenario assert line as the independent checker (incl. its bucket sort)."""
+    check = _load_check()
+    test_dir = shared_cases / name
+    doc = orjson.loads(dumps_document(replay(Replay(test_dir, shared_hub, tests_root=shared_cases))))
+    theirs = check.check_test(str(test_dir), doc)["scenario"]
+    mine = evaluate_scenario_asserts(read_assert_lines(test_dir / "scenario.assert"), doc["buckets"])
+    assert theirs["checked"] and theirs["total"] == len(mine) > 0
     their_bad = {ln["line"]: ln["status"] == "FAIL" for ln in theirs["lines"]}
     my_bad = {r.line: r.status == "FAIL" for r in mine if r.status != "PASS"}
     assert my_bad == their_bad

@@ -13,9 +13,10 @@ should not parse such records.
 
 from __future__ import annotations
 
+import glob
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -50,6 +51,30 @@ class ReadStats:
     @property
     def skipped(self) -> int:
         return self.empty + self.too_long
+
+
+def expand_globs(patterns: Iterable[str]) -> list[Path]:
+    """The files named by ``patterns`` (shell globs, ``**`` included), in order, each once.
+
+    A pattern's matches are sorted; directories are skipped. Raises :class:`AcquisitionError`
+    for a pattern that names no file.
+    """
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(Path(m) for m in glob.glob(pattern, recursive=True))
+        else:
+            matches = [Path(pattern)]
+        files = [m for m in matches if m.is_file()]
+        if not files:
+            what = "matches no file" if glob.has_magic(pattern) else "does not exist or is not a file"
+            raise AcquisitionError(f"{pattern}: {what}")
+        for f in files:
+            if f not in seen:
+                seen.add(f)
+                out.append(f)
+    return out
 
 
 def open_binary(path: Path) -> BinaryIO:

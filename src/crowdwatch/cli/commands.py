@@ -1,26 +1,52 @@
-"""Registers every command group on the root Typer app."""
+"""Registers command groups on the root Typer app.
+
+Each command module is imported only when needed: the ``crowdwatch`` process registers just
+the command named on its command line (all of them for ``--help`` or an unknown name), so
+one command does not pay for importing the others.
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 
 import typer
 
-# module name -> each exposes register(app: typer.Typer) -> None
-_MODULES = (
-    "crowdwatch.cli.replay_cmd",
-    "crowdwatch.cli.explain_cmd",
-    "crowdwatch.cli.hubtest_cmd",
-    "crowdwatch.cli.config_cmd",
-)
+# command name -> module exposing register(app: typer.Typer) -> None
+_MODULES = {
+    "replay": "crowdwatch.cli.replay_cmd",
+    "explain": "crowdwatch.cli.explain_cmd",
+    "hubtest": "crowdwatch.cli.hubtest_cmd",
+    "config": "crowdwatch.cli.config_cmd",
+    "lapi": "crowdwatch.cli.lapi_cmd",
+    "machines": "crowdwatch.cli.machines_cmd",
+    "bouncers": "crowdwatch.cli.bouncers_cmd",
+}
+_GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--config-dir"})
 
 
-def register(app: typer.Typer) -> None:
-    for name in _MODULES:
+def command_name(argv: Sequence[str]) -> str | None:
+    """The command word of a ``crowdwatch`` command line (after global options), if any."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _GLOBAL_OPTIONS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def register(app: typer.Typer, only: str | None = None) -> None:
+    """Register every command group, or only ``only`` when it names one."""
+    names = [only] if only in _MODULES else list(_MODULES)
+    for name in names:
+        module = _MODULES[name]
         try:
-            mod = importlib.import_module(name)
+            mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # command module not written yet
+            if exc.name == module:  # command module not written yet
                 continue
             raise
         mod.register(app)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class CliError(Exception):
@@ -24,5 +26,7 @@ _err: Console | None = None
 def err_console() -> Console:
     global _err
     if _err is None:
+        from rich.console import Console  # Rich is slow to import: only when an error is printed
+
         _err = Console(stderr=True)
     return _err

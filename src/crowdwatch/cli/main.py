@@ -43,14 +43,15 @@ def _root(
     context.STATE.config_dir = config_dir
 
 
-def _register_all() -> None:
+def _register_all(argv: list[str] | None = None) -> None:
+    """Register the command groups (only the one ``argv`` invokes, when it names one)."""
     from crowdwatch.cli import commands
 
-    commands.register(app)
+    commands.register(app, commands.command_name(argv) if argv is not None else None)
 
 
 def main() -> None:
-    _register_all()
+    _register_all(sys.argv[1:])
     try:
         app()
     except context.CliError as exc:

@@ -1,236 +1,195 @@
-"""``crowdwatch replay``: run log files through the parser pipeline in replay (time-machine) mode.
+"""``crowdwatch replay``: forensic detection on cold log files, no server.
 
-Without ``--file`` it replays the sample attack logs bundled with crowdwatch through the
-bundled parsers. The work is split so later stages (scenarios, alerts) can be added to
-:func:`replay_sources` without touching the CLI layer: sources → events → pipeline → sinks.
+Lines go through the whole detection pipeline (parsers → scenarios → postoverflows) in
+replay (time-machine) mode, files one after the other in the order given: the same files
+always give the same alerts. Without ``--file`` the sample attack logs bundled with
+crowdwatch are replayed. Output: the alerts (a table, or LAPI-shaped JSON with ``-o json``)
+and a summary of what happened to the lines.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from crowdwatch.acquisition.file import AcquisitionError, ReadStats, read_lines
+from crowdwatch.acquisition.file import AcquisitionError, expand_globs
+from crowdwatch.acquisition.replay import ProgressHook, Source, SourceStats, replay
 from crowdwatch.cli import context
 from crowdwatch.cli.context import CliError
 from crowdwatch.config import ConfigError, load_config
-from crowdwatch.event import TIMEMACHINE, Event, Line
+from crowdwatch.engine import DetectionEngine
+from crowdwatch.event import Alert, Event
 from crowdwatch.hub.index import HubError
-from crowdwatch.hub.loadout import bundled_content_dir, open_pipeline
-from crowdwatch.parser import ParserLoadError, ParserPipeline
+from crowdwatch.hub.loadout import bundled_content_dir, open_engine
+from crowdwatch.simulation import from_config
 from crowdwatch.yamlutil import YamlError
 
 # bundled sample logs: (file under content/samples, acquisition label type)
 SAMPLES = (("nginx-access.log", "nginx"), ("auth.log", "syslog"))
 _PROGRESS_MIN_BYTES = 4 << 20  # show a progress bar for files at least this big
-_PROGRESS_EVERY = 2048  # lines between progress updates
+_PIPE_WIDTH = 120  # output width when stdout is not a terminal (Rich would use 80)
+_TYPE_HINT = "e.g. nginx or apache2 for web server logs, syslog for auth.log/sshd"
 
 
-@dataclass(frozen=True)
-class Source:
-    """One file to replay with its acquisition labels."""
-
-    path: Path
-    labels: dict[str, str]
-
-
-@dataclass
-class SourceStats:
-    """Outcome counters for one source."""
-
-    path: str
-    type: str
-    read: ReadStats = field(default_factory=ReadStats)
-    parsed: int = 0
-    unparsed: int = 0
-    whitelisted: int = 0
-    errors: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.path,
-            "type": self.type,
-            "lines_read": self.read.lines + self.read.too_long,
-            "parsed": self.parsed,
-            "unparsed": self.unparsed,
-            "whitelisted": self.whitelisted,
-            "too_long": self.read.too_long,
-            "empty_skipped": self.read.empty,
-            "errors": self.errors,
-            "read_error": self.read.error or None,
-        }
-
-
-EventSink = Callable[[Event, int], None]
-ProgressHook = Callable[[int], None]
-
-
-def replay_sources(
-    pipe: ParserPipeline,
-    sources: Iterable[Source],
-    on_parsed: EventSink,
-    *,
-    max_line_bytes: int,
-    progress: Callable[[Source], ProgressHook | None] | None = None,
-) -> list[SourceStats]:
-    """Feed every line of ``sources`` (file order) to ``pipe``; parsed events go to ``on_parsed``."""
-    results: list[SourceStats] = []
-    for src in sources:
-        st = SourceStats(str(src.path), src.labels.get("type", ""))
-        results.append(st)
-        hook = progress(src) if progress is not None else None
-        src_name = str(src.path)
-        labels = src.labels
-        process = pipe.process
-        for n, raw in enumerate(read_lines(src.path, max_line_bytes, st.read), 1):
-            if hook is not None and n % _PROGRESS_EVERY == 0:
-                hook(st.read.bytes)
-            if raw.too_long:
-                continue
-            evt = Event(Line(raw.text, src_name, labels, "file", datetime.now(UTC)), expect_mode=TIMEMACHINE)
-            try:
-                ok = process(evt)
-            except Exception:  # per-event problems never stop a replay
-                st.errors += 1
-                continue
-            if evt.Whitelisted:
-                st.whitelisted += 1
-            elif ok:
-                st.parsed += 1
-                on_parsed(evt, raw.lineno)
-            else:
-                st.unparsed += 1
-        if hook is not None:
-            hook(st.read.bytes)
-    return results
-
-
-# --- CLI --------------------------------------------------------------------------------
+def _names(value: str | None) -> list[str] | None:
+    return [n.strip() for n in value.split(",") if n.strip()] if value is not None else None
 
 
 def replay_cmd(
-    file: Annotated[
-        Path | None, typer.Option("--file", "-f", help="Log file to replay (default: the bundled samples).")
+    files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Log file or glob to replay; repeatable (default: the bundled samples).",
+        ),
     ] = None,
-    log_type: Annotated[
-        str | None, typer.Option("--type", "-t", help="Label type of --file (e.g. nginx, syslog).")
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            "-t",
+            help="Label type of the files (e.g. nginx, syslog): once for all, or once per --file.",
+        ),
     ] = None,
     hub: Annotated[
         Path | None,
         typer.Option("--hub", help="Hub/content directory (default: crowdwatch's bundled content)."),
     ] = None,
-    parsers: Annotated[
-        str | None, typer.Option("--parsers", help="Comma-separated parser names or paths (default: all).")
+    collections: Annotated[
+        str | None, typer.Option("--collections", help="Comma-separated collections to load.")
+    ] = None,
+    parsers: Annotated[str | None, typer.Option("--parsers", help="Comma-separated parsers to load.")] = None,
+    scenarios: Annotated[
+        str | None, typer.Option("--scenarios", help="Comma-separated scenarios to load.")
+    ] = None,
+    postoverflows: Annotated[
+        str | None, typer.Option("--postoverflows", help="Comma-separated postoverflows to load.")
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Data files directory (default: <hub>/data).")
     ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="human or json.")] = "human",
-    max_rows: Annotated[
-        int, typer.Option("--max-rows", help="Parsed events shown in the table (0: all).")
-    ] = 30,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Alerts shown in the table (0: all).")] = 50,
 ) -> None:
-    """Replay log files through the parsers and show what was parsed."""
+    """Replay log files through parsers, scenarios and postoverflows; show the alerts.
+
+    With no item option every parser, scenario and postoverflow of the hub is loaded.
+    """
     if output not in ("human", "json"):
         raise CliError(f"unknown output format {output!r}: use human or json")
     if max_rows < 0:
         raise CliError("--max-rows must be 0 or more")
-    sources = _sources(file, log_type)
+    sources = _sources(files or [], types or [])
     try:
         cfg = load_config(context.STATE.config_dir)
-    except ConfigError as exc:
+        simulation = from_config(cfg)
+    except (ConfigError, YamlError) as exc:
         raise CliError(str(exc)) from None
-    names = [p.strip() for p in parsers.split(",") if p.strip()] if parsers else None
     try:
-        pipe = open_pipeline(hub, names, data_dir=data_dir, patterns_dir=cfg.paths.pattern_dir)
+        engine = open_engine(
+            hub,
+            _names(parsers),
+            _names(scenarios),
+            _names(postoverflows),
+            _names(collections),
+            data_dir=data_dir,
+            patterns_dir=cfg.paths.pattern_dir,
+            simulation=simulation,
+        )
     except HubError as exc:
-        raise CliError(f"{exc} (hint: check --hub and --parsers)") from None
-    except (ParserLoadError, YamlError) as exc:
-        raise CliError(f"{exc} (hint: fix or leave out this item with --parsers)") from None
+        raise CliError(f"{exc} (hint: check --hub and the item options)") from None
+    except YamlError as exc:
+        raise CliError(f"{exc} (hint: fix this item or leave it out with the item options)") from None
 
-    rows: list[dict[str, Any]] = []
-    keep_all = output == "json" or max_rows == 0
-    shown = 0
+    alerts: list[Alert] = []
 
-    def collect(evt: Event, lineno: int) -> None:
-        nonlocal shown
-        if keep_all or shown < max_rows:
-            rows.append(_row(evt, lineno))
-        shown += 1
-        sources_seen[evt.Meta.get("source_ip", "")] += 1
+    def collect(evt: Event) -> None:
+        ovf = evt.Overflow
+        alerts.extend(ovf.APIAlerts or ([ovf.Alert] if ovf.Alert is not None else []))
 
-    sources_seen: Counter[str] = Counter()
     start = time.perf_counter()
-    with _ProgressBar() as make_hook:
+    with _ProgressBar() as bar:
         try:
-            stats = replay_sources(
-                pipe, sources, collect, max_line_bytes=cfg.crowdwatch.max_line_bytes, progress=make_hook
+            stats = replay(
+                engine, sources, collect, max_line_bytes=cfg.crowdwatch.max_line_bytes, progress=bar.hook
             )
         except AcquisitionError as exc:
             raise CliError(str(exc)) from None
     elapsed = time.perf_counter() - start
-    summary = _summary(stats, elapsed)
+    summary = _summary(engine, elapsed)
     if output == "json":
-        doc = {"summary": summary, "sources": [s.to_dict() for s in stats], "events": rows}
-        sys.stdout.buffer.write(
-            orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
-        )
-        return
-    _print_human(rows, shown, stats, summary, sources_seen)
+        doc = {
+            "summary": summary,
+            "sources": [s.to_dict() for s in stats],
+            "alerts": [a.to_dict() for a in alerts],
+        }
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        _print_human(alerts, max_rows, stats, summary)
+    unparsed = [s for s in stats if s.read.lines and not s.parsed]
+    if unparsed:
+        names = ", ".join(f"{s.path} (type {s.type!r})" for s in unparsed)
+        raise CliError(f"no line of {names} was parsed: wrong --type? ({_TYPE_HINT})")
 
 
-def _sources(file: Path | None, log_type: str | None) -> list[Source]:
-    if file is None:
-        if log_type is not None:
+def _sources(files: Sequence[str], types: Sequence[str]) -> list[Source]:
+    if not files:
+        if types:
             raise CliError("--type needs --file (the bundled samples have their own types)")
         samples = bundled_content_dir() / "samples"
         return [Source(samples / name, {"type": t}) for name, t in SAMPLES]
-    if not log_type:
-        raise CliError("--file needs --type (the acquisition label, e.g. nginx or syslog)")
-    if not file.is_file():
-        raise CliError(f"log file {file} does not exist")
-    return [Source(file, {"type": log_type})]
+    if not types:
+        raise CliError(f"--file needs --type (the acquisition label: {_TYPE_HINT})")
+    if len(types) not in (1, len(files)):
+        raise CliError(
+            f"give --type once for all files or once per --file ({len(files)} files, {len(types)} types)"
+        )
+    out: list[Source] = []
+    for i, pattern in enumerate(files):
+        label = types[0] if len(types) == 1 else types[i]
+        if not label.strip():
+            raise CliError("--type must not be empty")
+        try:
+            paths = expand_globs([pattern])
+        except AcquisitionError as exc:
+            raise CliError(f"log file {exc}") from None
+        out.extend(Source(p, {"type": label}) for p in paths)
+    return out
 
 
-def _row(evt: Event, lineno: int) -> dict[str, Any]:
+def _summary(engine: DetectionEngine, elapsed: float) -> dict[str, Any]:
+    st = engine.stats
+    scen = engine.scenarios.stats.values() if engine.scenarios is not None else ()
     return {
-        "file": evt.Line.Src,
-        "line": lineno,
-        "time": evt.MarshaledTime or evt.Meta.get("timestamp", ""),
-        "meta": dict(evt.Meta),
-        "parsed": dict(evt.Parsed),
-    }
-
-
-def _summary(stats: list[SourceStats], elapsed: float) -> dict[str, Any]:
-    read = sum(s.read.lines + s.read.too_long for s in stats)
-    return {
-        "lines_read": read,
-        "parsed": sum(s.parsed for s in stats),
-        "unparsed": sum(s.unparsed for s in stats),
-        "whitelisted": sum(s.whitelisted for s in stats),
-        "too_long": sum(s.read.too_long for s in stats),
-        "errors": sum(s.errors for s in stats),
+        "lines_read": st.lines,
+        "parsed": st.parsed,
+        "unparsed": st.unparsed,
+        "whitelisted": st.whitelisted,
+        "poured": sum(s.poured for s in scen),
+        "buckets": sum(s.instantiated for s in scen),
+        "overflows": st.overflows,
+        "postoverflow_whitelisted": st.postoverflow_whitelisted,
+        "alerts": st.alerts,
+        "errors": st.pour_errors + engine.parsers.errors,
         "seconds": round(elapsed, 3),
-        "lines_per_second": round(read / elapsed) if elapsed > 0 else None,
+        "lines_per_second": round(st.lines / elapsed) if elapsed > 0 else None,
     }
 
 
 class _ProgressBar:
-    """Context manager yielding a per-source progress hook factory (Rich, on stderr, TTY only)."""
+    """Per-file progress bars (Rich, on stderr, only on a terminal and for big files)."""
 
     def __init__(self) -> None:
         console = Console(stderr=True)
@@ -244,101 +203,106 @@ class _ProgressBar:
             disable=not console.is_terminal,
         )
 
-    def __enter__(self) -> Callable[[Source], ProgressHook | None]:
+    def __enter__(self) -> _ProgressBar:
         self._progress.__enter__()
-        return self._hook
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self._progress.__exit__(None, None, None)
 
-    def _hook(self, src: Source) -> ProgressHook | None:
-        if self._progress.disable:
+    def hook(self, src: Source) -> ProgressHook | None:
+        if self._progress.disable or src.path.suffix == ".gz":
             return None
         try:
             size = src.path.stat().st_size
         except OSError:
             return None
-        if size < _PROGRESS_MIN_BYTES or src.path.suffix == ".gz":
+        if size < _PROGRESS_MIN_BYTES:
             return None
         task = self._progress.add_task(escape(src.path.name), total=size)
         return lambda done: self._progress.update(task, completed=done)
 
 
-def _key_fields(meta: dict[str, str]) -> str:
-    if meta.get("service") == "http":
-        parts = [meta.get("http_verb", ""), meta.get("http_path", ""), meta.get("http_status", "")]
-        return " ".join(p for p in parts if p)
-    if meta.get("target_user"):
-        return f"user={meta['target_user']}"
-    return ""
+def _source_text(alert: Alert) -> tuple[str, str]:
+    """(source, country/AS) cells of an alert."""
+    src = alert.Source
+    if src is None:
+        return "", ""
+    who = src.Value or src.IP
+    if src.Scope and src.Scope != "Ip":
+        who = f"{src.Scope}:{who}"
+    asn = f"AS{src.AsNumber}" if src.AsNumber and src.AsNumber != "0" else ""
+    where = " ".join(p for p in (src.Cn, asn, src.AsName) if p)
+    return who, where
+
+
+def _span(alert: Alert) -> str:
+    """``start → stop`` to the second, the date written once when both are on the same day."""
+    start, stop = alert.StartAt.replace("T", " ")[:19], alert.StopAt.replace("T", " ")[:19]
+    if start[:10] == stop[:10]:
+        stop = stop[11:]
+    return f"{start} → {stop}"
 
 
 def _print_human(
-    rows: list[dict[str, Any]],
-    shown: int,
+    alerts: list[Alert],
+    max_rows: int,
     stats: list[SourceStats],
     summary: dict[str, Any],
-    sources_seen: Counter[str],
 ) -> None:
-    console = Console(highlight=False)
-    table = Table(title="Parsed events", title_justify="left")
-    table.add_column("time", no_wrap=True)
-    table.add_column("source_ip", no_wrap=True)
-    for col in ("log_type", "service", "details"):
-        table.add_column(col, overflow="fold")
-    table.add_column("line", justify="right", no_wrap=True)
-    for r in rows:
-        meta = r["meta"]
-        table.add_row(
-            escape(r["time"]),
-            escape(meta.get("source_ip", "")),
-            escape(meta.get("log_type", "")),
-            escape(meta.get("service", "")),
-            escape(_key_fields(meta)),
-            str(r["line"]),
-        )
-    if rows:
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+    shown = alerts if max_rows == 0 else alerts[:max_rows]
+    if shown:
+        cells = [
+            (_span(a), a.Scenario + (" (simulated)" if a.Simulated else ""), *_source_text(a)) for a in shown
+        ]
+        geo = any(c[3] for c in cells)
+        table = Table(title=f"Alerts ({len(alerts)})", title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column("time span (UTC)", no_wrap=True)
+        table.add_column("scenario", overflow="fold")
+        table.add_column("source", no_wrap=True)
+        if geo:
+            table.add_column("country/AS")
+        table.add_column("events", justify="right", no_wrap=True)
+        for (span, scenario, who, where), a in zip(cells, shown, strict=True):
+            row = [escape(span), escape(scenario), escape(who)] + ([escape(where)] if geo else [])
+            table.add_row(*row, str(a.EventsCount))
         console.print(table)
-    if shown > len(rows):
+    else:
+        console.print("No alerts.")
+    if len(alerts) > len(shown):
         console.print(
-            f"… {shown - len(rows)} more parsed events (--max-rows 0 shows all, -o json for details)"
+            f"… {len(alerts) - len(shown)} more alerts (--max-rows 0 shows all, -o json for details)"
         )
 
-    top = Table(title="Top sources (parsed events)", title_justify="left")
-    top.add_column("source_ip")
-    top.add_column("events", justify="right")
-    for ip, n in sources_seen.most_common(5):
-        top.add_row(escape(ip or "(none)"), str(n))
-    if sources_seen:
-        console.print(top)
-
-    summ = Table(title="Summary", title_justify="left")
-    for col in ("file", "type", "read", "parsed", "unparsed", "whitelisted", "too long"):
-        summ.add_column(col, justify="left" if col in ("file", "type") else "right")
+    files = Table(title="Files", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("file", "type", "lines", "parsed", "alerts"):
+        files.add_column(col, justify="left" if col in ("file", "type") else "right")
     for s in stats:
-        summ.add_row(
-            escape(Path(s.path).name),
-            escape(s.type),
-            str(s.read.lines + s.read.too_long),
-            str(s.parsed),
-            str(s.unparsed),
-            str(s.whitelisted),
-            str(s.read.too_long),
+        files.add_row(
+            escape(Path(s.path).name), escape(s.type), str(s.lines_read), str(s.parsed), str(s.alerts)
         )
-    console.print(summ)
+    console.print(files)
     rate = summary["lines_per_second"]
     console.print(
-        f"{summary['lines_read']} lines read, {summary['parsed']} parsed, {summary['unparsed']} unparsed, "
+        f"{summary['lines_read']} lines read: {summary['parsed']} parsed, {summary['unparsed']} unparsed, "
         f"{summary['whitelisted']} whitelisted in {summary['seconds']:.2f} s"
         + (f" ({rate} lines/s)" if rate else "")
     )
+    console.print(
+        f"{summary['poured']} pours into {summary['buckets']} buckets: {summary['overflows']} overflows, "
+        f"{summary['postoverflow_whitelisted']} whitelisted by postoverflows, {summary['alerts']} alerts"
+    )
+    err = context.err_console()
     for s in stats:
         if s.read.error:
-            context.err_console().print(f"[yellow]warning:[/] {escape(s.read.error)}")
-        if s.errors:
-            context.err_console().print(
-                f"[yellow]warning:[/] {s.errors} lines of {escape(s.path)} failed in the parsers"
+            err.print(f"[yellow]warning:[/] {escape(s.read.error)}")
+        if s.read.too_long:
+            err.print(
+                f"[yellow]warning:[/] {s.read.too_long} over-long lines of {escape(s.path)} were skipped"
             )
+    if summary["errors"]:
+        err.print(f"[yellow]warning:[/] {summary['errors']} events failed in the pipeline and were skipped")
 
 
 def register(app: typer.Typer) -> None:

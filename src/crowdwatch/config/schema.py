@@ -58,10 +58,23 @@ class ApiSection:
     server: ApiServerSection = field(default_factory=ApiServerSection)
 
 
+DB_TYPES = ("sqlite", "postgresql", "postgres", "pgx", "mysql")
+
+
 @dataclass(frozen=True)
 class DbConfigSection:
-    type: str = field(default="sqlite", metadata={"choices": ("sqlite",)})
+    """CrowdSec's ``db_config`` keys: ``db_path`` for SQLite, the others for PostgreSQL/MySQL."""
+
+    type: str = field(default="sqlite", metadata={"choices": DB_TYPES})
     db_path: str = ""
+    user: str = ""
+    password: str = ""
+    db_name: str = ""
+    host: str = ""
+    port: int = field(default=0, metadata={"min": 0})
+    sslmode: str = ""
+    use_wal: bool = True
+    max_open_conns: int = field(default=10, metadata={"min": 1})
 
 
 @dataclass(frozen=True)

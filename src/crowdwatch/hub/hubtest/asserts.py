@@ -1,9 +1,13 @@
-"""Evaluate ``parser.assert`` lines with crowdwatch's own expression engine (HUB.md §7.3).
+"""Evaluate ``parser.assert`` and ``scenario.assert`` lines with crowdwatch's own expression engine.
 
-``results`` is the document's ``parsers`` map turned into values that behave like the Go
-types cscli hubtest evaluates (OUTPUT_CONTRACT.md §4): a missing stage or node reads as an
-empty list, a missing ``Parsed``/``Meta``/``Enriched``/``Labels`` key as ``""``, each entry
-exposes ``Idx``, ``Success`` and ``Evt`` (a real :class:`~crowdwatch.event.Event`).
+For parser asserts ``results`` is the document's ``parsers`` map turned into values that
+behave like the Go types cscli hubtest evaluates (OUTPUT_CONTRACT.md §4): a missing stage or
+node reads as an empty list, a missing ``Parsed``/``Meta``/``Enriched``/``Labels`` key as
+``""``, each entry exposes ``Idx``, ``Success`` and ``Evt`` (a real
+:class:`~crowdwatch.event.Event`). For scenario asserts ``results`` is the ``buckets`` list
+sorted like hubtest sorts it (descending by scenario + ``"@".join(sorted source keys)``,
+stable), each entry an overflow :class:`~crowdwatch.event.Event` whose ``Overflow`` is
+rebuilt from the JSON (a missing ``Sources`` key reads as an empty source).
 
 ``basename()`` exists only for asserts: it is put in the helper registry while an assert is
 compiled (the compiler binds helpers at compile time) and removed right after, so hub
@@ -23,7 +27,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from crowdwatch.event import ZERO_TIME, Event, Line
+from crowdwatch.event import OVFLW, ZERO_TIME, Alert, AlertEvent, Event, Line, RuntimeAlert, Source
 from crowdwatch.expr import ExprRuntimeError, ExprSyntaxError, Program, compile_expr, registry
 from crowdwatch.expr import ast as expr_ast
 from crowdwatch.expr.parser import parse
@@ -115,7 +119,97 @@ def event_from_dict(d: dict[str, Any]) -> Event:
     evt.StrTimeFormat = str(d.get("StrTimeFormat") or "")
     evt.MarshaledTime = str(d.get("MarshaledTime") or "")
     evt.Process = bool(d.get("Process"))
+    overflow = d.get("Overflow")
+    if evt.Type == OVFLW and isinstance(overflow, dict):
+        evt.Overflow = overflow_from_dict(overflow)
     return evt
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def source_from_dict(d: Any) -> Source:
+    """A Source from its LAPI JSON shape (``null`` scope/value read as ``""``)."""
+    d = d if isinstance(d, dict) else {}
+    src = Source(_str(d.get("ip")), _str(d.get("range")), _str(d.get("scope")), _str(d.get("value")))
+    src.AsName = _str(d.get("as_name"))
+    src.AsNumber = _str(d.get("as_number"))
+    src.Cn = _str(d.get("cn"))
+    src.Latitude = _number(d.get("latitude"))
+    src.Longitude = _number(d.get("longitude"))
+    return src
+
+
+def _meta_pairs(meta: Any) -> list[tuple[str, str]]:
+    """``[{key, value}]`` (or a plain ``{k: v}`` object) as key/value pairs."""
+    if isinstance(meta, dict):
+        return [(str(k), _str(v)) for k, v in meta.items()]
+    if isinstance(meta, list):
+        return [(_str(m.get("key")), _str(m.get("value"))) for m in meta if isinstance(m, dict)]
+    return []
+
+
+def alert_from_dict(d: dict[str, Any]) -> Alert:
+    """An Alert from its LAPI JSON shape (absent fields keep their zero values)."""
+    alert = Alert()
+    alert.Scenario = _str(d.get("scenario"))
+    alert.ScenarioHash = _str(d.get("scenario_hash"))
+    alert.ScenarioVersion = _str(d.get("scenario_version"))
+    alert.Message = _str(d.get("message"))
+    count = d.get("events_count")
+    alert.EventsCount = count if isinstance(count, int) and not isinstance(count, bool) else 0
+    capacity = d.get("capacity")
+    alert.Capacity = capacity if isinstance(capacity, int) and not isinstance(capacity, bool) else 0
+    alert.Leakspeed = _str(d.get("leakspeed"))
+    alert.StartAt = _str(d.get("start_at"))
+    alert.StopAt = _str(d.get("stop_at"))
+    alert.Remediation = d.get("remediation") is True
+    alert.Simulated = d.get("simulated") is True
+    source = d.get("source")
+    alert.Source = source_from_dict(source) if isinstance(source, dict) else None
+    alert.Events = [
+        AlertEvent(_str(e.get("timestamp")), _meta_pairs(e.get("meta")))
+        for e in d.get("events") or ()
+        if isinstance(e, dict)
+    ]
+    alert.Meta = _meta_pairs(d.get("meta"))
+    return alert
+
+
+def overflow_from_dict(d: dict[str, Any]) -> RuntimeAlert:
+    """``Event.Overflow`` from the contract shape; ``Sources`` reads a missing key as an empty source."""
+    ovf = RuntimeAlert()
+    ovf.Mapkey = _str(d.get("MapKey"))
+    ovf.BucketId = _str(d.get("BucketId"))
+    ovf.Whitelisted = d.get("Whitelisted") is True
+    ovf.Reprocess = d.get("Reprocess") is True
+    sources = d.get("Sources")
+    ovf.Sources = ZeroMap(
+        {str(k): source_from_dict(v) for k, v in sources.items()} if isinstance(sources, dict) else {},
+        Source,
+    )
+    alert = d.get("Alert")
+    ovf.Alert = alert_from_dict(alert) if isinstance(alert, dict) else None
+    ovf.APIAlerts = [alert_from_dict(a) for a in d.get("APIAlerts") or () if isinstance(a, dict)]
+    return ovf
+
+
+def bucket_sort_key(entry: dict[str, Any]) -> str:
+    """hubtest's overflow order key: scenario name + the sorted source keys joined with ``@``."""
+    ovf = entry.get("Overflow") or {}
+    alert = ovf.get("Alert") or {}
+    return _str(alert.get("scenario")) + "@".join(sorted(ovf.get("Sources") or {}))
+
+
+def typed_buckets(buckets: list[dict[str, Any]]) -> list[Event]:
+    """``buckets`` sorted like hubtest (descending, stable) as assert-ready overflow events."""
+    ordered = sorted(buckets, key=bucket_sort_key, reverse=True)
+    return [event_from_dict(b) for b in ordered]
 
 
 def typed_results(parsers: dict[str, Any]) -> ZeroMap:
@@ -226,6 +320,16 @@ def evaluate_parser_asserts(lines: list[tuple[int, str]], parsers: dict[str, Any
     if parsers is None:
         return [LineResult(n, t, "ERROR", "no parser results in the document") for n, t in lines]
     results = typed_results(parsers)
+    return [eval_line(n, t, results) for n, t in lines]
+
+
+def evaluate_scenario_asserts(
+    lines: list[tuple[int, str]], buckets: list[dict[str, Any]] | None
+) -> list[LineResult]:
+    """Evaluate each ``(line number, text)`` against a document's ``buckets`` list."""
+    if buckets is None:
+        return [LineResult(n, t, "ERROR", "no bucket results in the document") for n, t in lines]
+    results = typed_buckets(buckets)
     return [eval_line(n, t, results) for n, t in lines]
 
 

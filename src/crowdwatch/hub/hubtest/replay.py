@@ -19,11 +19,19 @@ import orjson
 
 from crowdwatch import __version__
 from crowdwatch.acquisition.file import AcquisitionError, ReadStats, read_lines
+from crowdwatch.engine import DetectionEngine
 from crowdwatch.event import TIMEMACHINE, Event, Line
 from crowdwatch.expr.helpers import stash
 from crowdwatch.hub.hubtest.config import OVERRIDES_FILE, OVERRIDES_STAGE, TestConfig, load_test_config
 from crowdwatch.hub.index import Hub, HubError, HubItem
-from crowdwatch.hub.loadout import install_order, load_tolerant, make_context, sort_files
+from crowdwatch.hub.loadout import (
+    install_order,
+    load_scenarios,
+    load_tolerant,
+    make_context,
+    scenario_files,
+    sort_files,
+)
 from crowdwatch.parser import ParserFile, ParserLoadError
 
 FORMAT = "crowdsec-hubtest-results/v1"
@@ -113,40 +121,71 @@ def make_event(raw: str, src: str, labels: dict[str, str], now: datetime) -> Eve
     return evt
 
 
+def _overflow_snapshot(ovf: Event) -> dict[str, Any]:
+    snap = ovf.to_dict()
+    if snap["Unmarshaled"]:
+        snap["Unmarshaled"] = copy.deepcopy(snap["Unmarshaled"])
+    return snap
+
+
+def _staged_files(items: list[HubItem], errors: list[str]) -> list[ParserFile]:
+    return [ParserFile(i.stage, i.path) for i in install_order(items, errors)]
+
+
 def replay(spec: Replay) -> dict[str, Any]:
     """Run the test and return the result document. Problems go to ``errors``, never raise
-    (except :class:`HubError` for an unreadable ``config.yaml`` or hub directory)."""
+    (except :class:`HubError` for an unreadable ``config.yaml`` or hub directory).
+
+    Parsed events (``Process`` and not whitelisted) are poured into the listed scenarios in
+    file order; every overflow goes through the postoverflows and is recorded in ``buckets``
+    (whitelisted ones too), reprocessed overflows are poured again; postoverflow node
+    evaluations join the ``parsers`` map under their stage names. At the end of the log the
+    live buckets are dropped without overflowing, as CrowdSec does (OUTPUT_CONTRACT.md §2).
+    """
     cfg = load_test_config(spec.test_dir)
     hub = Hub(spec.hub_dir)
     stash.reset()  # each test starts like a fresh crowdsec process
     errors: list[str] = []
     items = _resolve_all(hub, cfg, spec.tests_root, errors)
-    files = [ParserFile(i.stage, i.path) for i in install_order(items["parsers"], errors)]
+    files = _staged_files(items["parsers"], errors)
     overrides = cfg.overrides_yaml()
     if overrides is not None:
         files.append(ParserFile(OVERRIDES_STAGE, cfg.dir / OVERRIDES_FILE, text=overrides))
-    if items["scenarios"]:
-        errors.append(
-            f"{len(items['scenarios'])} scenario(s) listed: scenarios are not replayed yet, buckets is empty"
-        )
     recorder = ResultRecorder()
+    buckets: list[dict[str, Any]] = []
     doc: dict[str, Any] = {
         "format": FORMAT,
         "producer": f"crowdwatch {__version__}",
         "parsers": recorder.results,
-        "buckets": [],
+        "buckets": buckets,
         "errors": errors,
     }
     now = spec.now
+
+    def clock() -> datetime:
+        return now
+
+    patterns_dir = spec.patterns_dir or hub.root / "patterns"
+    data_dir = spec.data_dir or hub.root / "data"
     try:
-        patterns_dir = spec.patterns_dir or hub.root / "patterns"
-        data_dir = spec.data_dir or hub.root / "data"
         pipe = load_tolerant(
-            sort_files(files), lambda: make_context(patterns_dir, data_dir, clock=lambda: now), errors
+            sort_files(files), lambda: make_context(patterns_dir, data_dir, clock=clock), errors
         )
+        scen = None
+        if items["scenarios"]:
+            scen = load_scenarios(scenario_files(hub, items["scenarios"], errors), data_dir, errors=errors)
+        post = None
+        if items["postoverflows"]:
+            post_files = sort_files(_staged_files(items["postoverflows"], errors))
+            post = load_tolerant(
+                post_files, lambda: make_context(patterns_dir, data_dir, clock=clock), errors
+            )
     except (HubError, ParserLoadError) as exc:
         errors.append(str(exc))
         return doc
+    engine = DetectionEngine(
+        pipe, scen, post, on_overflow=lambda ovf, _depth: buckets.append(_overflow_snapshot(ovf)), clock=clock
+    )
     labels = {"type": cfg.log_type, **cfg.labels}
     src = str(cfg.log_path)
     stats = ReadStats()
@@ -154,11 +193,12 @@ def replay(spec: Replay) -> dict[str, Any]:
         for line in read_lines(cfg.log_path, stats=stats):
             evt = make_event(line.text, src, labels, now)
             try:
-                pipe.process(evt, recorder)
+                engine.process(evt, recorder)
             except Exception as exc:  # per-event problems never abort the replay
                 errors.append(f"{src}:{line.lineno}: {type(exc).__name__}: {exc}")
     except AcquisitionError as exc:
         errors.append(str(exc))
+    engine.finish()
     if stats.error:
         errors.append(stats.error)
     recorder.results.setdefault("success", {"": []})

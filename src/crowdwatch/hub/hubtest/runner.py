@@ -1,20 +1,25 @@
-"""Run hub tests in-process: replay, then evaluate ``parser.assert`` (HUB.md §7.3).
+"""Run hub tests in-process: replay, then evaluate ``parser.assert`` and ``scenario.assert`` (HUB.md §7.3).
 
-Scenario asserts are counted but not evaluated (the scenario engine comes with the next
-engine issue), so a test that checks scenarios is never reported as passed.
+Like ``cscli hubtest run``: parser asserts are checked unless ``ignore_parsers``, scenario
+asserts when the test lists a scenario; a checked file must be non-empty and every line true.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crowdwatch.hub.hubtest.asserts import LineResult, evaluate_parser_asserts, read_assert_lines
+from crowdwatch.hub.hubtest.asserts import (
+    LineResult,
+    evaluate_parser_asserts,
+    evaluate_scenario_asserts,
+    read_assert_lines,
+)
 from crowdwatch.hub.hubtest.config import load_test_config
 from crowdwatch.hub.hubtest.replay import Replay, default_now, replay
 from crowdwatch.hub.index import HubError
@@ -36,13 +41,13 @@ class SectionResult:
 
 @dataclass
 class TestOutcome:
-    """The verdict of one test: ``pass``, ``fail``, ``incomplete`` (scenario asserts not evaluated) or ``error``."""
+    """The verdict of one test: ``pass``, ``fail`` or ``error`` (the test could not be replayed)."""
 
     __test__ = False  # not a pytest class
 
     name: str
     parser: SectionResult
-    scenario_lines: int = 0
+    scenario: SectionResult = field(default_factory=lambda: SectionResult(checked=False))
     error: str = ""
     replay_errors: list[str] = field(default_factory=list)
 
@@ -50,9 +55,7 @@ class TestOutcome:
     def status(self) -> str:
         if self.error:
             return "error"
-        if not self.parser.ok:
-            return "fail"
-        return "incomplete" if self.scenario_lines else "pass"
+        return "pass" if self.parser.ok and self.scenario.ok else "fail"
 
     @property
     def passed(self) -> bool:
@@ -61,30 +64,44 @@ class TestOutcome:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["status"] = self.status
-        d["scenario"] = {"lines": self.scenario_lines, "evaluated": False}
-        del d["scenario_lines"]
         return d
+
+
+def _section(
+    checked: bool, path: Path, evaluate: Callable[[list[tuple[int, str]]], list[LineResult]]
+) -> SectionResult:
+    section = SectionResult(checked=checked)
+    if not checked:
+        return section
+    lines = read_assert_lines(path)
+    section.total = len(lines)
+    results = evaluate(lines)
+    section.passed = sum(r.status == "PASS" for r in results)
+    section.failures = [r for r in results if r.status != "PASS"]
+    return section
 
 
 def run_test(
     test_dir: Path, hub_dir: Path, *, tests_root: Path | None = None, now: datetime | None = None
 ) -> TestOutcome:
-    """Replay one test and evaluate its parser asserts."""
+    """Replay one test and evaluate its asserts."""
     name = test_dir.name
     try:
         cfg = load_test_config(test_dir)
         doc = replay(Replay(test_dir, hub_dir, tests_root=tests_root, now=now or default_now()))
     except HubError as exc:
         return TestOutcome(name, SectionResult(checked=False), error=str(exc))
-    section = SectionResult(checked=not cfg.ignore_parsers)
-    if section.checked:
-        lines = read_assert_lines(test_dir / "parser.assert")
-        section.total = len(lines)
-        results = evaluate_parser_asserts(lines, doc["parsers"])
-        section.passed = sum(r.status == "PASS" for r in results)
-        section.failures = [r for r in results if r.status != "PASS"]
-    scen = len(read_assert_lines(test_dir / "scenario.assert")) if cfg.checks_scenarios else 0
-    return TestOutcome(name, section, scenario_lines=scen, replay_errors=doc["errors"])
+    parser = _section(
+        not cfg.ignore_parsers,
+        test_dir / "parser.assert",
+        lambda lines: evaluate_parser_asserts(lines, doc["parsers"]),
+    )
+    scenario = _section(
+        cfg.checks_scenarios,
+        test_dir / "scenario.assert",
+        lambda lines: evaluate_scenario_asserts(lines, doc["buckets"]),
+    )
+    return TestOutcome(name, parser, scenario, replay_errors=doc["errors"])
 
 
 def _run_packed(args: tuple[Path, Path, Path | None, datetime | None]) -> TestOutcome:

@@ -1,0 +1,250 @@
+"""Alert payloads: validation of what agents and cscli POST, and the expression view of an
+alert that profiles filter on (``crowdwatch.event.Alert``, so the sandbox is the same)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from crowdwatch.event import Alert as ExprAlert
+from crowdwatch.event import AlertEvent
+from crowdwatch.event import Source as ExprSource
+from crowdwatch.lapi.decisions import normalize_scope
+from crowdwatch.lapi.errors import BadRequest
+from crowdwatch.lapi.storage.tables import NAME_LEN
+from crowdwatch.lapi.timefmt import parse_duration, parse_time
+
+_REQUIRED = (
+    "scenario",
+    "scenario_hash",
+    "scenario_version",
+    "message",
+    "events_count",
+    "start_at",
+    "stop_at",
+    "capacity",
+    "leakspeed",
+    "simulated",
+    "events",
+    "source",
+)
+_DECISION_REQUIRED = ("origin", "type", "scope", "value", "duration", "scenario")
+
+
+@dataclass
+class SourceIn:
+    scope: str
+    value: str
+    ip: str = ""
+    range: str = ""
+    as_number: str = ""
+    as_name: str = ""
+    cn: str = ""
+    latitude: float = 0.0
+    longitude: float = 0.0
+
+
+@dataclass
+class DecisionIn:
+    """A decision given in the payload (cscli): kept as is, profiles are not consulted."""
+
+    origin: str
+    type: str
+    scope: str
+    value: str
+    duration: str
+    scenario: str
+    simulated: bool = False
+
+
+@dataclass
+class AlertIn:
+    scenario: str
+    scenario_hash: str
+    scenario_version: str
+    message: str
+    events_count: int
+    start_at: datetime
+    stop_at: datetime
+    capacity: int
+    leakspeed: str
+    simulated: bool
+    remediation: bool
+    kind: str
+    source: SourceIn
+    events: list[dict[str, Any]]
+    meta: list[dict[str, str]]
+    labels: list[str] | None
+    decisions: list[DecisionIn] = field(default_factory=list)
+
+    def expr_view(self) -> ExprAlert:
+        """The alert as profile filters see it (``Alert.*`` in profiles.yaml)."""
+        a = ExprAlert()
+        a.Scenario = self.scenario
+        a.ScenarioHash = self.scenario_hash
+        a.ScenarioVersion = self.scenario_version
+        a.Message = self.message
+        a.EventsCount = self.events_count
+        a.Capacity = self.capacity
+        a.Leakspeed = self.leakspeed
+        a.StartAt = self.start_at.isoformat().replace("+00:00", "Z")
+        a.StopAt = self.stop_at.isoformat().replace("+00:00", "Z")
+        a.Remediation = self.remediation
+        a.Simulated = self.simulated
+        s = ExprSource(self.source.ip, self.source.range, self.source.scope, self.source.value)
+        s.AsName, s.AsNumber, s.Cn = self.source.as_name, self.source.as_number, self.source.cn
+        s.Latitude, s.Longitude = self.source.latitude, self.source.longitude
+        a.Source = s
+        a.Events = [
+            AlertEvent(str(e.get("timestamp", "")), [(m["key"], m["value"]) for m in e.get("meta") or []])
+            for e in self.events
+        ]
+        a.Meta = [(m["key"], m["value"]) for m in self.meta]
+        a.Labels = list(self.labels) if self.labels is not None else None
+        return a
+
+
+# --- validation helpers ---------------------------------------------------------------
+
+
+def _str(
+    doc: dict[str, Any], key: str, where: str, *, limit: int | None = NAME_LEN, default: str = ""
+) -> str:
+    v = doc.get(key)
+    if v is None:
+        return default
+    if not isinstance(v, str):
+        raise BadRequest(f"{where}.{key}: expected a string")
+    if limit is not None and len(v) > limit:
+        raise BadRequest(f"{where}.{key}: longer than {limit} characters")
+    return v
+
+
+def _int(doc: dict[str, Any], key: str, where: str) -> int:
+    v = doc.get(key)
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v):
+        raise BadRequest(f"{where}.{key}: expected an integer")
+    if not -(2**31) <= v < 2**31:
+        raise BadRequest(f"{where}.{key}: out of range")
+    return int(v)
+
+
+def _float(doc: dict[str, Any], key: str, where: str) -> float:
+    v = doc.get(key)
+    if v is None:
+        return 0.0
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise BadRequest(f"{where}.{key}: expected a number")
+    return float(v)
+
+
+def _bool(doc: dict[str, Any], key: str, where: str) -> bool:
+    v = doc.get(key)
+    if v is None:
+        return False
+    if not isinstance(v, bool):
+        raise BadRequest(f"{where}.{key}: expected true or false")
+    return v
+
+
+def _meta_list(v: Any, where: str) -> list[dict[str, str]]:
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise BadRequest(f"{where}: expected a list of {{key, value}}")
+    out = []
+    for i, m in enumerate(v):
+        if not isinstance(m, dict):
+            raise BadRequest(f"{where}[{i}]: expected an object")
+        k, val = m.get("key", ""), m.get("value", "")
+        if not isinstance(k, str) or not isinstance(val, str):
+            raise BadRequest(f"{where}[{i}]: key and value must be strings")
+        out.append({"key": k, "value": val})
+    return out
+
+
+def parse_source(doc: Any, where: str) -> SourceIn:
+    if not isinstance(doc, dict):
+        raise BadRequest(f"{where}: expected an object")
+    for key in ("scope", "value"):
+        if key not in doc:
+            raise BadRequest(f"{where}.{key} is required")
+    return SourceIn(
+        scope=normalize_scope(_str(doc, "scope", where)),
+        value=_str(doc, "value", where),
+        ip=_str(doc, "ip", where),
+        range=_str(doc, "range", where),
+        as_number=_str(doc, "as_number", where),
+        as_name=_str(doc, "as_name", where),
+        cn=_str(doc, "cn", where),
+        latitude=_float(doc, "latitude", where),
+        longitude=_float(doc, "longitude", where),
+    )
+
+
+def parse_decision(doc: Any, where: str) -> DecisionIn:
+    if not isinstance(doc, dict):
+        raise BadRequest(f"{where}: expected an object")
+    for key in _DECISION_REQUIRED:
+        if doc.get(key) is None:
+            raise BadRequest(f"{where}.{key} is required")
+    d = DecisionIn(
+        origin=_str(doc, "origin", where),
+        type=_str(doc, "type", where),
+        scope=normalize_scope(_str(doc, "scope", where)),
+        value=_str(doc, "value", where),
+        duration=_str(doc, "duration", where, limit=64),
+        scenario=_str(doc, "scenario", where),
+        simulated=_bool(doc, "simulated", where),
+    )
+    parse_duration(d.duration, f"{where}.duration")
+    if not d.type or not d.value or not d.scope:
+        raise BadRequest(f"{where}: type, scope and value must not be empty")
+    return d
+
+
+def parse_alert(doc: Any, where: str = "alert") -> AlertIn:
+    if not isinstance(doc, dict):
+        raise BadRequest(f"{where}: expected an object")
+    for key in _REQUIRED:
+        if key not in doc:
+            raise BadRequest(f"{where}.{key} is required")
+    events = doc.get("events") or []
+    if not isinstance(events, list):
+        raise BadRequest(f"{where}.events: expected a list")
+    clean_events = []
+    for i, e in enumerate(events):
+        if not isinstance(e, dict):
+            raise BadRequest(f"{where}.events[{i}]: expected an object")
+        ts = e.get("timestamp", "")
+        if not isinstance(ts, str):
+            raise BadRequest(f"{where}.events[{i}].timestamp: expected a string")
+        clean_events.append({"timestamp": ts, "meta": _meta_list(e.get("meta"), f"{where}.events[{i}].meta")})
+    labels = doc.get("labels")
+    if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        raise BadRequest(f"{where}.labels: expected a list of strings")
+    decisions = doc.get("decisions") or []
+    if not isinstance(decisions, list):
+        raise BadRequest(f"{where}.decisions: expected a list")
+    return AlertIn(
+        scenario=_str(doc, "scenario", where),
+        scenario_hash=_str(doc, "scenario_hash", where),
+        scenario_version=_str(doc, "scenario_version", where),
+        message=_str(doc, "message", where, limit=65_536),
+        events_count=_int(doc, "events_count", where),
+        start_at=parse_time(_str(doc, "start_at", where, limit=64), f"{where}.start_at"),
+        stop_at=parse_time(_str(doc, "stop_at", where, limit=64), f"{where}.stop_at"),
+        capacity=_int(doc, "capacity", where),
+        leakspeed=_str(doc, "leakspeed", where, limit=64),
+        simulated=_bool(doc, "simulated", where),
+        remediation=_bool(doc, "remediation", where),
+        kind=_str(doc, "kind", where, limit=64),
+        source=parse_source(doc.get("source"), f"{where}.source"),
+        events=clean_events,
+        meta=_meta_list(doc.get("meta"), f"{where}.meta"),
+        labels=labels,
+        decisions=[parse_decision(d, f"{where}.decisions[{i}]") for i, d in enumerate(decisions)],
+    )

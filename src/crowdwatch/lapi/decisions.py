@@ -1,0 +1,188 @@
+"""Decisions as the API serves them: the in-memory record, wire form, filters, and the
+decision-count provider behind the ``GetDecisionsCount`` family of expression helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from crowdwatch.expr.values import Duration
+from crowdwatch.lapi.iprange import IpRange
+from crowdwatch.lapi.timefmt import format_duration, format_time
+
+SCOPE_NAMES = {"ip": "Ip", "range": "Range", "as": "AS", "country": "Country"}
+
+
+def normalize_scope(scope: str) -> str:
+    """CrowdSec's case normalisation of the well-known scopes (others are kept verbatim)."""
+    return SCOPE_NAMES.get(scope.lower(), scope)
+
+
+class DecisionRecord:
+    """One decision row as known to the API (immutable once built: a change is a new record)."""
+
+    __slots__ = (
+        "_head",
+        "created_seq",
+        "id",
+        "ip",
+        "origin",
+        "scenario",
+        "scope",
+        "seq",
+        "simulated",
+        "state",
+        "type",
+        "until",
+        "uuid",
+        "value",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        uuid: str,
+        origin: str,
+        type: str,
+        scope: str,
+        value: str,
+        scenario: str,
+        until: datetime,
+        simulated: bool,
+        state: int,
+        seq: int,
+        created_seq: int,
+        ip: IpRange | None,
+    ) -> None:
+        self.id = id
+        self.uuid = uuid
+        self.origin = origin
+        self.type = type
+        self.scope = scope
+        self.value = value
+        self.scenario = scenario
+        self.until = until
+        self.simulated = simulated
+        self.state = state
+        self.seq = seq
+        self.created_seq = created_seq
+        self.ip = ip
+        self._head: bytes | None = None
+
+    def to_dict(self, now: datetime) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uuid": self.uuid,
+            "origin": self.origin,
+            "type": self.type,
+            "scope": self.scope,
+            "value": self.value,
+            "scenario": self.scenario,
+            "simulated": self.simulated,
+            "until": format_time(self.until),
+            "duration": format_duration(self.until - now),
+        }
+
+    def to_json(self, now: datetime) -> bytes:
+        """Wire form; everything but the remaining ``duration`` is serialised once."""
+        head = self._head
+        if head is None:
+            d = self.to_dict(now)
+            del d["duration"]
+            head = self._head = orjson.dumps(d)[:-1]
+        return head + b',"duration":"' + format_duration(self.until - now).encode() + b'"}'
+
+
+def json_array(records: list[DecisionRecord], now: datetime) -> bytes:
+    return b"[" + b",".join(r.to_json(now) for r in records) + b"]"
+
+
+def _words(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(w.strip() for w in text.split(",") if w.strip())
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    """What a bouncer asks for (GET /v1/decisions and the stream). ``None`` = no constraint."""
+
+    scopes: frozenset[str] | None = None  # lower-cased
+    origins: frozenset[str] | None = None
+    types: frozenset[str] | None = None
+    value: str | None = None
+    scenarios_containing: tuple[str, ...] = ()
+    scenarios_not_containing: tuple[str, ...] = ()
+
+    @classmethod
+    def from_params(
+        cls,
+        *,
+        scopes: str | None = None,
+        origins: str | None = None,
+        type_: str | None = None,
+        value: str | None = None,
+        scenarios_containing: str | None = None,
+        scenarios_not_containing: str | None = None,
+    ) -> DecisionFilter:
+        sc = _words(scopes)
+        orig = _words(origins)
+        return cls(
+            scopes=frozenset(s.lower() for s in sc) if sc else None,
+            origins=frozenset(orig) if orig else None,
+            types=frozenset([type_]) if type_ else None,
+            value=value or None,
+            scenarios_containing=_words(scenarios_containing),
+            scenarios_not_containing=_words(scenarios_not_containing),
+        )
+
+    def predicate(self) -> Callable[[DecisionRecord], bool]:
+        scopes, origins, types, value = self.scopes, self.origins, self.types, self.value
+        inc, exc = self.scenarios_containing, self.scenarios_not_containing
+
+        def accept(r: DecisionRecord) -> bool:
+            if scopes is not None and r.scope.lower() not in scopes:
+                return False
+            if origins is not None and r.origin not in origins:
+                return False
+            if types is not None and r.type not in types:
+                return False
+            if value is not None and r.value != value:
+                return False
+            if inc and not any(w in r.scenario for w in inc):
+                return False
+            return not (exc and any(w in r.scenario for w in exc))
+
+        return accept
+
+
+class CountProvider:
+    """Adapter from the store's count queries to ``expr.helpers.decisions.DecisionProvider``."""
+
+    def __init__(
+        self,
+        count: Callable[[str, datetime | None], int],
+        active: Callable[[str], tuple[int, timedelta]],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._count = count
+        self._active = active
+        self._clock = clock
+
+    def count(self, value: str) -> int:
+        return self._count(value, None)
+
+    def count_since(self, value: str, since_ns: int) -> int:
+        return self._count(value, self._clock() - timedelta(microseconds=since_ns // 1000))
+
+    def active_count(self, value: str) -> int:
+        return self._active(value)[0]
+
+    def active_time_left(self, value: str) -> Duration:
+        left = self._active(value)[1]
+        us = (left.days * 86_400 + left.seconds) * 1_000_000 + left.microseconds
+        return Duration(max(us, 0) * 1000)

@@ -1,0 +1,114 @@
+"""HTTP plumbing shared by the routes: error middleware, JSON bodies, credential checks.
+
+Every refusal is CrowdSec's JSON error shape ``{"message": "..."}``; an unexpected failure is
+logged with its traceback and answered 500 with a generic message (never the traceback).
+Credentials are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from crowdwatch.lapi.auth import TokenError
+from crowdwatch.lapi.errors import BadRequest, Forbidden, LapiError, Unauthorized
+from crowdwatch.lapi.server.state import ServerState
+from crowdwatch.lapi.storage.machines import BouncerInfo
+
+log = logging.getLogger(__name__)
+
+STATE: web.AppKey[ServerState] = web.AppKey("lapi_state", ServerState)
+MAX_BODY = 32 * 1024 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def raw_json(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return json_response({"message": message}, status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except LapiError as exc:
+        return error_response(exc.status, exc.message)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "request body too large")
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return error_response(exc.status, exc.reason or "error")
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal error")
+
+
+async def json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw:
+        raise BadRequest("missing JSON body")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"invalid JSON body: {exc}") from None
+
+
+def state(request: web.Request) -> ServerState:
+    return request.app[STATE]
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or ""
+
+
+async def require_machine(request: web.Request) -> str:
+    """The machine_id of a valid JWT (``Authorization: Bearer``), else 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        if request.headers.get("X-Api-Key"):
+            raise Forbidden("access forbidden: this route is for machines (JWT), not bouncers")
+        raise Unauthorized("auth header is empty")
+    st = state(request)
+    try:
+        claims = st.service.jwt.verify(token.strip())
+    except TokenError as exc:
+        raise Unauthorized(str(exc)) from None
+    if not await st.machine_ok(claims.machine_id):
+        raise Unauthorized("machine not found or not validated")
+    return claims.machine_id
+
+
+async def require_bouncer(request: web.Request) -> BouncerInfo:
+    """The bouncer of a valid ``X-Api-Key``, else 403 (CrowdSec's answer to a bad key)."""
+    key = request.headers.get("X-Api-Key", "")
+    if not key:
+        if request.headers.get("Authorization"):
+            raise Forbidden("access forbidden: this route is for bouncers (X-Api-Key)")
+        raise Forbidden("access forbidden")
+    if len(key) > 1024:
+        raise Forbidden("access forbidden")
+    info = await state(request).bouncer(key)
+    if info is None or info.revoked:
+        raise Forbidden("access forbidden")
+    return info
+
+
+async def require_any(request: web.Request) -> str:
+    """A bouncer or a machine (usage-metrics); returns a label of the caller."""
+    if request.headers.get("X-Api-Key"):
+        return "bouncer:" + (await require_bouncer(request)).name
+    return "machine:" + await require_machine(request)

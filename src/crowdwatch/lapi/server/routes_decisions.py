@@ -1,0 +1,108 @@
+"""Decisions: bouncer queries and stream (from the in-memory index), cscli deletions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from crowdwatch.lapi.decisions import DecisionFilter, json_array
+from crowdwatch.lapi.errors import BadRequest, NotFound
+from crowdwatch.lapi.server import params
+from crowdwatch.lapi.server.http import (
+    client_ip,
+    json_response,
+    raw_json,
+    require_bouncer,
+    require_machine,
+    state,
+)
+from crowdwatch.lapi.storage.decisions import DecisionQuery
+from crowdwatch.lapi.storage.machines import BouncerSeen
+
+routes = web.RouteTableDef()
+
+STREAM_DEFAULT_SCOPES = "ip,range"
+
+
+@routes.get("/v1/decisions")
+async def get_decisions(request: web.Request) -> web.Response:
+    await require_bouncer(request)
+    q = request.query
+    scope = params.text(q, "scope")
+    flt = DecisionFilter.from_params(
+        scopes=scope,
+        origins=params.text(q, "origins"),
+        type_=params.text(q, "type"),
+        value=params.text(q, "value"),
+        scenarios_containing=params.text(q, "scenarios_containing"),
+        scenarios_not_containing=params.text(q, "scenarios_not_containing"),
+    )
+    ip = params.ip_or_range(q)
+    contains = params.boolean(q, "contains", True)
+    st = state(request)
+    now = st.service.clock()
+    accept = flt.predicate()
+    if ip is None:
+        found = st.index.matching(accept, now)
+    elif contains:
+        found = st.index.containing(ip, accept, now)
+    else:
+        found = st.index.within(ip, accept, now)
+    return raw_json(json_array(found, now))
+
+
+@routes.get("/v1/decisions/stream")
+async def stream(request: web.Request) -> web.Response:
+    bouncer = await require_bouncer(request)
+    q = request.query
+    flt = DecisionFilter.from_params(
+        scopes=params.text(q, "scopes") or STREAM_DEFAULT_SCOPES,
+        origins=params.text(q, "origins"),
+        scenarios_containing=params.text(q, "scenarios_containing"),
+        scenarios_not_containing=params.text(q, "scenarios_not_containing"),
+    )
+    startup = params.boolean(q, "startup", False)
+    st = state(request)
+    now = st.service.clock()
+    cursor = None if startup else st.cursors.get(bouncer.id)
+    answer = st.index.stream(cursor, flt.predicate(), now)
+    moved = answer.cursor != cursor
+    st.cursors[bouncer.id] = answer.cursor
+    st.pulls[bouncer.id] = BouncerSeen(
+        now, answer.cursor if moved else None, client_ip(request), request.headers.get("User-Agent", "")
+    )
+    body = b'{"new":' + json_array(answer.new, now) + b',"deleted":' + json_array(answer.deleted, now) + b"}"
+    return raw_json(body)
+
+
+def _decision_query(request: web.Request) -> DecisionQuery:
+    q = request.query
+    return DecisionQuery(
+        scope=params.text(q, "scope"),
+        value=params.text(q, "value"),
+        type=params.text(q, "type"),
+        origin=params.text(q, "origin"),
+        scenario=params.text(q, "scenario"),
+        ip=params.ip_or_range(q),
+        contains=bool(params.boolean(q, "contains", True)),
+    )
+
+
+@routes.delete("/v1/decisions")
+async def delete_decisions(request: web.Request) -> web.Response:
+    await require_machine(request)
+    st = state(request)
+    n = await st.write_and_sync(st.service.delete_decisions, _decision_query(request))
+    return json_response({"nbDeleted": str(n)})
+
+
+@routes.delete("/v1/decisions/{decision_id}")
+async def delete_decision(request: web.Request) -> web.Response:
+    await require_machine(request)
+    raw = request.match_info["decision_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadRequest(f"invalid decision id {raw[:32]!r}")
+    st = state(request)
+    n = await st.write_and_sync(st.service.delete_decisions, DecisionQuery(id=int(raw)))
+    if not n:
+        raise NotFound("decision not found")
+    return json_response({"nbDeleted": str(n)})

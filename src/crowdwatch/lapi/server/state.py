@@ -1,0 +1,132 @@
+"""The running server's state: the service, its worker threads, the stream index, caches,
+and the background tasks that keep the index in step with the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from crowdwatch.lapi.service import LapiService
+from crowdwatch.lapi.storage.machines import BouncerInfo, BouncerSeen
+from crowdwatch.lapi.stream import DecisionIndex
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SYNC_INTERVAL = 1.0  # s between polls of the database for changes made by other processes
+PULL_FLUSH_INTERVAL = 2.0  # s between writes of bouncers' last pull / cursor
+CACHE_TTL = 10.0  # s a looked-up machine or API key is trusted without asking the database
+COMPACT_INTERVAL = 60.0
+
+
+class ServerState:
+    def __init__(self, service: LapiService) -> None:
+        self.service = service
+        self.index = DecisionIndex()
+        # One writer thread: SQLite allows one writer anyway, and change numbers are taken in order.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="lapi-write")
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="lapi-read")
+        self._sync_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.cursors: dict[int, int] = {}
+        self.pulls: dict[int, BouncerSeen] = {}
+        self._bouncers: dict[str, tuple[float, BouncerInfo]] = {}
+        self._machines: dict[str, float] = {}
+
+    # --- threads ---------------------------------------------------------------------
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
+
+    async def write_and_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """A change to decisions, visible to bouncers when this returns."""
+        result = await self.write(fn, *args)
+        await self.sync()
+        return result
+
+    # --- index -----------------------------------------------------------------------
+    async def sync(self) -> None:
+        async with self._sync_lock:
+            changes, head = await self.read(self.service.changes_since, self.index.seq)
+            self.index.apply(changes, self.service.clock())
+            self.index.advance(head)
+
+    # --- caches ----------------------------------------------------------------------
+    async def bouncer(self, key: str) -> BouncerInfo | None:
+        hit = self._bouncers.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        info = await self.read(self.service.bouncer_for_key, key)
+        if info is None:
+            self._bouncers.pop(key, None)
+            return None
+        if len(self._bouncers) > 100_000:
+            self._bouncers.clear()
+        self._bouncers[key] = (now + CACHE_TTL, info)
+        if info.id not in self.cursors and info.last_seq:
+            self.cursors[info.id] = info.last_seq
+        return info
+
+    async def machine_ok(self, machine_id: str) -> bool:
+        """The machine still exists and is validated (a deleted machine's tokens stop working)."""
+        now = time.monotonic()
+        if self._machines.get(machine_id, 0.0) > now:
+            return True
+        ok = await self.read(self.service.machine_validated, machine_id)
+        if ok:
+            self._machines[machine_id] = now + CACHE_TTL
+        else:
+            self._machines.pop(machine_id, None)
+        return ok
+
+    def forget_machine(self, machine_id: str) -> None:
+        self._machines.pop(machine_id, None)
+
+    # --- background ------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.sync()
+        self._tasks = [
+            asyncio.create_task(self._every(SYNC_INTERVAL, self._tick)),
+            asyncio.create_task(self._every(PULL_FLUSH_INTERVAL, self.flush_pulls)),
+            asyncio.create_task(self._every(COMPACT_INTERVAL, self._compact)),
+        ]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+        await self.flush_pulls()
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+
+    async def _every(self, seconds: float, fn: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await fn()
+            except Exception:  # a failing background step must not stop the server
+                log.exception("LAPI background task failed")
+
+    async def _tick(self) -> None:
+        await self.write(self.service.expire_due)
+        await self.sync()
+
+    async def flush_pulls(self) -> None:
+        if self.pulls:
+            batch, self.pulls = self.pulls, {}
+            await self.write(self.service.record_pulls, batch)
+
+    async def _compact(self) -> None:
+        self.index.compact(self.service.clock())

@@ -1,0 +1,140 @@
+"""Opening the LAPI database: engines per ``db_config.type`` and schema migration at startup.
+
+SQLite gets two engines on the same file: a writer and a read-only reader. In WAL mode a
+reader never waits for the writer, so listing alerts or logging a bouncer in is not stalled
+by a large write batch (CrowdSec's single connection pool is where its users see 12–25 s
+stalls). PostgreSQL (psycopg 3) and MySQL/MariaDB (PyMySQL) use one pool for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL
+
+from crowdwatch.config.schema import DbConfigSection
+
+BUSY_TIMEOUT_MS = 30_000
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_LOCK_NAME = "crowdwatch_lapi_migrate"
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated (message names the database, never the password)."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """The engines of one database: ``write`` for transactions that change data, ``read`` for
+    queries (the same engine except on SQLite)."""
+
+    write: Engine
+    read: Engine
+    dialect: str  # "sqlite", "postgresql" or "mysql"
+    where: str  # printable location (no password)
+
+    def dispose(self) -> None:
+        self.write.dispose()
+        if self.read is not self.write:
+            self.read.dispose()
+
+
+def database_url(cfg: DbConfigSection, db_path: Path) -> URL:
+    """The SQLAlchemy URL for ``cfg`` (``db_path`` is the resolved SQLite file)."""
+    if cfg.type == "sqlite":
+        return URL.create("sqlite+pysqlite", database=str(db_path))
+    if cfg.type in ("postgresql", "postgres", "pgx"):
+        query = {"sslmode": cfg.sslmode} if cfg.sslmode else {}
+        return URL.create(
+            "postgresql+psycopg",
+            username=cfg.user or None,
+            password=cfg.password or None,
+            host=cfg.host or "127.0.0.1",
+            port=cfg.port or 5432,
+            database=cfg.db_name or "crowdsec",
+            query=query,
+        )
+    return URL.create(
+        "mysql+pymysql",
+        username=cfg.user or None,
+        password=cfg.password or None,
+        host=cfg.host or "127.0.0.1",
+        port=cfg.port or 3306,
+        database=cfg.db_name or "crowdsec",
+        query={"charset": "utf8mb4"},
+    )
+
+
+def _sqlite_engine(url: URL, *, read_only: bool, wal: bool) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if wal and not read_only:
+            cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        if read_only:
+            cur.execute("PRAGMA query_only = ON")
+        cur.close()
+
+    return engine
+
+
+def open_database(cfg: DbConfigSection, db_path: Path, *, migrate: bool = True) -> Database:
+    """Engines for the configured database, with the schema brought up to date when ``migrate``."""
+    url = database_url(cfg, db_path)
+    where = url.render_as_string(hide_password=True)
+    if cfg.type == "sqlite":
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"{db_path}: cannot create directory: {exc.strerror or exc}") from None
+        write = _sqlite_engine(url, read_only=False, wal=cfg.use_wal)
+        db = Database(write, write, "sqlite", where)
+    else:
+        write = create_engine(url, pool_size=cfg.max_open_conns, pool_pre_ping=True, pool_recycle=3600)
+        db = Database(write, write, write.dialect.name, where)
+    try:
+        if migrate:
+            migrate_schema(db)
+        if cfg.type == "sqlite":
+            db = Database(write, _sqlite_engine(url, read_only=True, wal=cfg.use_wal), "sqlite", where)
+    except Exception as exc:
+        write.dispose()
+        raise DatabaseError(f"{where}: {exc.__class__.__name__}: {_first_line(exc)}") from exc
+    return db
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+
+
+def migrate_schema(db: Database) -> None:
+    """Apply the Alembic migrations shipped in the package (idempotent; serialised between
+    processes starting together on PostgreSQL/MySQL by a database lock)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with db.write.connect() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:n))"), {"n": _LOCK_NAME})
+        elif db.dialect in ("mysql", "mariadb"):
+            conn.execute(text("SELECT GET_LOCK(:n, 60)"), {"n": _LOCK_NAME})
+        conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+        finally:
+            if db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": _LOCK_NAME})
+            elif db.dialect in ("mysql", "mariadb"):
+                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
+            conn.commit()

@@ -1,0 +1,124 @@
+"""Machines (agents and cscli) and bouncers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crowdwatch.lapi.storage.tables import Bouncer, Machine
+from crowdwatch.lapi.timefmt import to_db
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+def add_machine(
+    session: Session, machine_id: str, password_hash: str, ip: str, validated: bool, now: datetime
+) -> None:
+    session.add(
+        Machine(
+            machine_id=machine_id,
+            password_hash=password_hash,
+            ip_address=ip,
+            created_at=to_db(now),
+            updated_at=to_db(now),
+            is_validated=validated,
+            scenarios="",
+            version="",
+            auth_type="password",
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise AlreadyExists(machine_id) from None
+
+
+def get_machine(session: Session, machine_id: str) -> Machine | None:
+    return session.execute(select(Machine).where(Machine.machine_id == machine_id)).scalar_one_or_none()
+
+
+def list_machines(session: Session) -> list[Machine]:
+    return list(session.execute(select(Machine).order_by(Machine.id)).scalars())
+
+
+def delete_machine(session: Session, machine_id: str) -> bool:
+    return bool(session.execute(delete(Machine).where(Machine.machine_id == machine_id)).rowcount)  # type: ignore[attr-defined]
+
+
+def validate_machine(session: Session, machine_id: str) -> bool:
+    res = session.execute(update(Machine).where(Machine.machine_id == machine_id).values(is_validated=True))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class BouncerInfo:
+    """What authentication needs to know about a bouncer (cached by the server)."""
+
+    id: int
+    name: str
+    revoked: bool
+    last_seq: int
+
+
+def add_bouncer(session: Session, name: str, key_hash: str, now: datetime) -> None:
+    session.add(
+        Bouncer(
+            name=name,
+            key_hash=key_hash,
+            created_at=to_db(now),
+            updated_at=to_db(now),
+            ip_address="",
+            type="",
+            version="",
+            last_seq=0,
+            revoked=False,
+            auth_type="api-key",
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise AlreadyExists(name) from None
+
+
+def bouncer_by_hash(session: Session, key_hash: str) -> BouncerInfo | None:
+    row = session.execute(select(Bouncer).where(Bouncer.key_hash == key_hash)).scalar_one_or_none()
+    return BouncerInfo(row.id, row.name, row.revoked, row.last_seq) if row else None
+
+
+def list_bouncers(session: Session) -> list[Bouncer]:
+    return list(session.execute(select(Bouncer).order_by(Bouncer.id)).scalars())
+
+
+def delete_bouncer(session: Session, name: str) -> bool:
+    return bool(session.execute(delete(Bouncer).where(Bouncer.name == name)).rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass
+class BouncerSeen:
+    """A bouncer's latest poll, written back in batches."""
+
+    last_pull: datetime
+    last_seq: int | None
+    ip: str
+    user_agent: str
+
+
+def record_pulls(session: Session, seen: dict[int, BouncerSeen]) -> None:
+    for bid, s in seen.items():
+        ua_type, _, ua_version = s.user_agent.partition("/")
+        values: dict[str, object] = {"last_pull": to_db(s.last_pull), "ip_address": s.ip[:64]}
+        if s.last_seq is not None:
+            values["last_seq"] = s.last_seq
+        if ua_type:
+            values["type"] = ua_type[:255]
+            values["version"] = ua_version[:255]
+        session.execute(update(Bouncer).where(Bouncer.id == bid).values(**values))

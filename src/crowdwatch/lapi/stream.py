@@ -1,0 +1,187 @@
+"""The in-memory decision index that answers bouncers without touching the database.
+
+It mirrors the enforceable (non-simulated, active) decisions of the database, fed in change
+order (``seq``, see ``storage.sequence``) by ``apply``. Every applied change is appended to a
+log; a bouncer's cursor is the last ``seq`` it was served, so a poll costs a bisection plus
+the changes since then, and no change is skipped or sent twice. Lookups by IP probe one hash
+table per prefix length in use (decisions are CIDR blocks), so ``?ip=`` is O(#lengths).
+
+Single-threaded by design: only the event loop calls it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from crowdwatch.lapi.decisions import DecisionRecord
+from crowdwatch.lapi.iprange import IpRange, mask
+from crowdwatch.lapi.storage.tables import ACTIVE
+
+TOMBSTONE_TTL = timedelta(hours=24)
+"""How long removals stay in the log; a cursor older than that gets a full resend."""
+
+Pred = Callable[[DecisionRecord], bool]
+
+
+@dataclass
+class StreamAnswer:
+    new: list[DecisionRecord]
+    deleted: list[DecisionRecord]
+    cursor: int
+
+
+class DecisionIndex:
+    def __init__(self) -> None:
+        self.seq = 0  # last change applied
+        self.active: dict[int, DecisionRecord] = {}
+        self._log_seq: list[int] = []
+        self._log: list[DecisionRecord] = []
+        self._removed_at: list[tuple[datetime, int]] = []  # (when, seq) of removals, for compaction
+        self._floor = 0  # cursors below this lost information (compacted away)
+        self._by_net: dict[tuple[int, int], dict[int, DecisionRecord]] = {}
+        self._prefixes: dict[int, int] = {}  # prefix length -> number of active blocks
+        self._by_key: dict[tuple[str, str, str], dict[int, DecisionRecord]] = {}
+
+    # --- feeding ---------------------------------------------------------------------
+    def apply(self, changes: Iterable[DecisionRecord], now: datetime) -> int:
+        """Apply database changes in ``seq`` order; returns how many were applied."""
+        base = self.seq
+        top = base
+        n = 0
+        for rec in changes:
+            if rec.seq <= base or rec.simulated:
+                continue  # already applied (overlapping polls), or never enforceable
+            top = max(top, rec.seq)
+            old = self.active.get(rec.id)
+            if rec.state == ACTIVE:
+                if old is not None:
+                    self._unlink(old)
+                self._link(rec)
+            elif old is None:
+                continue  # removal of a decision this index never had (e.g. merged rows)
+            else:
+                self._unlink(old)
+                self._removed_at.append((now, rec.seq))
+            self._log_seq.append(rec.seq)
+            self._log.append(rec)
+            n += 1
+        self.seq = top
+        return n
+
+    def advance(self, seq: int) -> None:
+        """Record that every change up to ``seq`` was applied (changes that concern no
+        enforceable decision move the cursor too)."""
+        self.seq = max(self.seq, seq)
+
+    def _link(self, rec: DecisionRecord) -> None:
+        self.active[rec.id] = rec
+        if rec.ip is not None:
+            key = (rec.ip.prefix, rec.ip.start)
+            self._by_net.setdefault(key, {})[rec.id] = rec
+            self._prefixes[rec.ip.prefix] = self._prefixes.get(rec.ip.prefix, 0) + 1
+        self._by_key.setdefault((rec.scope.lower(), rec.value, rec.type), {})[rec.id] = rec
+
+    def _unlink(self, rec: DecisionRecord) -> None:
+        del self.active[rec.id]
+        if rec.ip is not None:
+            key = (rec.ip.prefix, rec.ip.start)
+            bucket = self._by_net[key]
+            del bucket[rec.id]
+            if not bucket:
+                del self._by_net[key]
+            left = self._prefixes[rec.ip.prefix] - 1
+            if left:
+                self._prefixes[rec.ip.prefix] = left
+            else:
+                del self._prefixes[rec.ip.prefix]
+        kkey = (rec.scope.lower(), rec.value, rec.type)
+        same = self._by_key[kkey]
+        del same[rec.id]
+        if not same:
+            del self._by_key[kkey]
+
+    def compact(self, now: datetime) -> None:
+        """Drop superseded log entries and removals older than :data:`TOMBSTONE_TTL`."""
+        horizon = now - TOMBSTONE_TTL
+        cut = 0
+        while cut < len(self._removed_at) and self._removed_at[cut][0] < horizon:
+            self._floor = max(self._floor, self._removed_at[cut][1])
+            cut += 1
+        del self._removed_at[:cut]
+        latest: dict[int, int] = {}
+        for i, rec in enumerate(self._log):
+            latest[rec.id] = i
+        keep = [
+            i
+            for i, rec in enumerate(self._log)
+            if latest[rec.id] == i and (rec.state == ACTIVE or rec.seq > self._floor)
+        ]
+        self._log = [self._log[i] for i in keep]
+        self._log_seq = [r.seq for r in self._log]
+
+    @property
+    def log_size(self) -> int:
+        return len(self._log)
+
+    # --- queries ---------------------------------------------------------------------
+    def stream(self, cursor: int | None, accept: Pred, now: datetime) -> StreamAnswer:
+        """Decisions a bouncer at ``cursor`` must add and remove (``None``: startup, full set)."""
+        if cursor is None or cursor < self._floor:
+            full = [r for r in self.active.values() if r.until > now and accept(r)]
+            return StreamAnswer(_dedupe(full), [], self.seq)
+        start = bisect.bisect_right(self._log_seq, cursor)
+        latest: dict[int, DecisionRecord] = {}
+        for rec in self._log[start:]:
+            latest[rec.id] = rec
+        new: list[DecisionRecord] = []
+        deleted: list[DecisionRecord] = []
+        for rec in latest.values():
+            if not accept(rec):
+                continue
+            if rec.state == ACTIVE:
+                if rec.until > now:
+                    new.append(rec)
+            elif rec.created_seq <= cursor and not self._still_covered(rec, accept, now):
+                deleted.append(rec)
+        return StreamAnswer(_dedupe(new), deleted, self.seq)
+
+    def _still_covered(self, rec: DecisionRecord, accept: Pred, now: datetime) -> bool:
+        """Another live decision with the same scope/value/type keeps the bouncer's entry."""
+        same = self._by_key.get((rec.scope.lower(), rec.value, rec.type))
+        return same is not None and any(o.until > now and accept(o) for o in same.values())
+
+    def containing(self, ip: IpRange, accept: Pred, now: datetime) -> list[DecisionRecord]:
+        """Active decisions whose block contains ``ip`` (an address or a block)."""
+        out: list[DecisionRecord] = []
+        for prefix in self._prefixes:
+            if prefix > ip.prefix:
+                continue
+            bucket = self._by_net.get((prefix, ip.start & mask(prefix)))
+            if bucket:
+                out.extend(r for r in bucket.values() if r.until > now and accept(r))
+        return out
+
+    def within(self, ip: IpRange, accept: Pred, now: datetime) -> list[DecisionRecord]:
+        """Active decisions whose block lies inside ``ip``."""
+        return [
+            r
+            for r in self.active.values()
+            if r.ip is not None and ip.contains(r.ip) and r.until > now and accept(r)
+        ]
+
+    def matching(self, accept: Pred, now: datetime) -> list[DecisionRecord]:
+        return [r for r in self.active.values() if r.until > now and accept(r)]
+
+
+def _dedupe(records: list[DecisionRecord]) -> list[DecisionRecord]:
+    """One decision per (scope, value, type): the one lasting longest."""
+    best: dict[tuple[str, str, str], DecisionRecord] = {}
+    for r in records:
+        key = (r.scope.lower(), r.value, r.type)
+        cur = best.get(key)
+        if cur is None or r.until > cur.until:
+            best[key] = r
+    return list(best.values())
