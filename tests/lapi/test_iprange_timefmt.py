@@ -6,7 +6,13 @@ import pytest
 
 from crowdwatch.lapi.errors import BadRequest
 from crowdwatch.lapi.iprange import for_scope, mask, parse_ip, parse_range
-from crowdwatch.lapi.timefmt import format_duration, format_time, parse_duration, parse_duration_ns, parse_time
+from crowdwatch.lapi.timefmt import (
+    format_duration,
+    format_time,
+    parse_duration,
+    parse_duration_ns,
+    parse_time,
+)
 
 
 def test_ipv4_is_mapped_into_the_v6_space() -> None:

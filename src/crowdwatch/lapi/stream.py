@@ -52,9 +52,11 @@ class DecisionIndex:
         top = base
         n = 0
         for rec in changes:
-            if rec.seq <= base or rec.simulated:
-                continue  # already applied (overlapping polls), or never enforceable
+            if rec.seq <= base:
+                continue  # already applied (overlapping polls)
             top = max(top, rec.seq)
+            if rec.simulated:
+                continue  # never enforceable
             old = self.active.get(rec.id)
             if rec.state == ACTIVE:
                 if old is not None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select
+from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.alerts import AlertIn
@@ -174,7 +174,7 @@ def to_dict(a: Alert, decisions: list[Decision], now: datetime) -> dict[str, Any
 
 
 def search(session: Session, query: AlertQuery, now: datetime) -> list[dict[str, Any]]:
-    stmt = select(Alert).where(and_(*query.clauses(now))).order_by(Alert.id.desc())
+    stmt = select(Alert).where(*query.clauses(now)).order_by(Alert.id.desc())
     if query.limit > 0:
         stmt = stmt.limit(query.limit)
     alerts = list(session.execute(stmt).scalars())
@@ -191,7 +191,7 @@ def search(session: Session, query: AlertQuery, now: datetime) -> list[dict[str,
 
 def delete_matching(session: Session, query: AlertQuery, seq: int, now: datetime) -> int:
     """Delete alerts; their live decisions are marked deleted first (so bouncers hear of it)."""
-    ids = list(session.execute(select(Alert.id).where(and_(*query.clauses(now)))).scalars())
+    ids = list(session.execute(select(Alert.id).where(*query.clauses(now))).scalars())
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         delete_for_alerts(session, chunk, seq)
