@@ -87,6 +87,7 @@ def db(database: Database) -> Database:
         elif database.dialect == "sqlite":
             for table in reversed(tables):
                 c.execute(delete(table))
+            c.execute(text("DELETE FROM sqlite_sequence"))
         else:
             c.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
             for table in tables:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 
 from crowdwatch.lapi.server import serve
+from crowdwatch.lapi.server.options import ServerOptions
 from crowdwatch.lapi.service import LapiService
 
 BOUNCER_KEY = "bouncer-key-0123456789"
@@ -73,17 +75,26 @@ class Reply:
 class LiveServer:
     """``crowdwatch.lapi.server.serve`` on a free port, in a thread with its own event loop."""
 
-    def __init__(self, service: LapiService) -> None:
+    def __init__(
+        self,
+        service: LapiService,
+        options: ServerOptions | None = None,
+        tls: ssl.SSLContext | None = None,
+        client_tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.service = service
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.client_tls = client_tls
         self._loop = asyncio.new_event_loop()
         ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
         def run() -> None:
             asyncio.set_event_loop(self._loop)
-            self._task = self._loop.create_task(serve(service, "127.0.0.1", self.port, ready))
+            self._task = self._loop.create_task(
+                serve(service, "127.0.0.1", self.port, ready, options=options, tls=tls)
+            )
             with contextlib.suppress(asyncio.CancelledError):
                 self._loop.run_until_complete(self._task)
 
@@ -120,7 +131,7 @@ class LiveServer:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=30, context=self.client_tls) as resp:
                 return Reply(resp.status, resp.read(), dict(resp.headers))
         except urllib.error.HTTPError as exc:
             return Reply(exc.code, exc.read(), dict(exc.headers))

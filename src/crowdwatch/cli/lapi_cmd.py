@@ -25,6 +25,7 @@ def lapi_cmd(
     """Start the Local API server (CrowdSec LAPI v1 compatible) until interrupted."""
     from crowdwatch.lapi import open_lapi
     from crowdwatch.lapi.server import serve, split_listen
+    from crowdwatch.lapi.server.options import OptionsError, ServerOptions, ssl_context
 
     try:
         cfg = load_config(context.STATE.config_dir)
@@ -38,11 +39,16 @@ def lapi_cmd(
         level=_LEVELS.get(cfg.common.log_level, logging.ERROR), format="%(asctime)s %(levelname)s %(message)s"
     )
     try:
+        options = ServerOptions.from_config(cfg.api.server)
+        tls = ssl_context(cfg.api.server.tls, cfg.paths.config_dir)
+    except OptionsError as exc:
+        raise CliError(str(exc)) from None
+    try:
         service = open_lapi(cfg)
     except (ProfileLoadError, DatabaseError) as exc:
         raise CliError(str(exc)) from None
     try:
-        asyncio.run(serve(service, host, port))
+        asyncio.run(serve(service, host, port, options=options, tls=tls))
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     finally:

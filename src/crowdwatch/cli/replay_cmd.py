@@ -128,7 +128,7 @@ def replay_cmd(
         except AcquisitionError as exc:
             raise CliError(str(exc)) from None
     elapsed = time.perf_counter() - start
-    summary = _summary(engine, elapsed)
+    summary = _summary(engine, stats, elapsed)
     if output == "json":
         doc = {
             "summary": summary,
@@ -157,6 +157,7 @@ def _sources(files: Sequence[str], types: Sequence[str]) -> list[Source]:
             f"give --type once for all files or once per --file ({len(files)} files, {len(types)} types)"
         )
     out: list[Source] = []
+    seen: set[Path] = set()
     for i, pattern in enumerate(files):
         label = types[0] if len(types) == 1 else types[i]
         if not label.strip():
@@ -165,18 +166,21 @@ def _sources(files: Sequence[str], types: Sequence[str]) -> list[Source]:
             paths = expand_globs([pattern])
         except AcquisitionError as exc:
             raise CliError(f"log file {exc}") from None
-        out.extend(Source(p, {"type": label}) for p in paths)
+        out.extend(Source(p, {"type": label}) for p in paths if p not in seen)
+        seen.update(paths)
     return out
 
 
-def _summary(engine: DetectionEngine, elapsed: float) -> dict[str, Any]:
+def _summary(engine: DetectionEngine, sources: list[SourceStats], elapsed: float) -> dict[str, Any]:
     st = engine.stats
     scen = engine.scenarios.stats.values() if engine.scenarios is not None else ()
+    read = sum(s.lines_read for s in sources)
     return {
-        "lines_read": st.lines,
+        "lines_read": read,
         "parsed": st.parsed,
         "unparsed": st.unparsed,
         "whitelisted": st.whitelisted,
+        "too_long": sum(s.read.too_long for s in sources),
         "poured": sum(s.poured for s in scen),
         "buckets": sum(s.instantiated for s in scen),
         "overflows": st.overflows,
@@ -184,7 +188,7 @@ def _summary(engine: DetectionEngine, elapsed: float) -> dict[str, Any]:
         "alerts": st.alerts,
         "errors": st.pour_errors + engine.parsers.errors,
         "seconds": round(elapsed, 3),
-        "lines_per_second": round(st.lines / elapsed) if elapsed > 0 else None,
+        "lines_per_second": round(read / elapsed) if elapsed > 0 else None,
     }
 
 

@@ -46,11 +46,37 @@ class CrowdsecServiceSection:
     output_routines: int = field(default=1, metadata={"min": 1})
 
 
+CLIENT_VERIFICATION = (
+    "NoClientCert",
+    "RequestClientCert",
+    "RequireAnyClientCert",
+    "VerifyClientCertIfGiven",
+    "RequireAndVerifyClientCert",
+)
+
+
+@dataclass(frozen=True)
+class TlsSection:
+    """``api.server.tls``: HTTPS, and client certificates for agents/bouncers (mutual TLS)."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    client_verification: str = field(default="VerifyClientCertIfGiven", metadata={"choices": CLIENT_VERIFICATION})
+    ca_cert_path: str = ""
+    crl_path: str = ""
+    agents_allowed_ou: tuple[str, ...] = ("agent-ou",)
+    bouncers_allowed_ou: tuple[str, ...] = ("bouncer-ou",)
+
+
 @dataclass(frozen=True)
 class ApiServerSection:
     enable: bool = True
     listen_uri: str = "127.0.0.1:8080"
     profiles_path: str = ""
+    trusted_ips: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    use_forwarded_for_headers: bool = False
+    tls: TlsSection = field(default_factory=TlsSection)
 
 
 @dataclass(frozen=True)
@@ -194,6 +220,8 @@ def _convert(hint: Any, value: Any, file: str, path: str, fld: dataclasses.Field
         return build(hint, value, file, path)
     if is_null(value):
         return fld.default_factory() if fld.default_factory is not dataclasses.MISSING else fld.default
+    if hint == tuple[str, ...]:
+        return _str_list(value, file, path)
     if isinstance(value, dict | list):
         raise ConfigError(f"{path}: expected {_KIND[hint]}, got a {type_name(value)}", file, *pos_of(value))
     try:
@@ -208,6 +236,20 @@ def _convert(hint: Any, value: Any, file: str, path: str, fld: dataclasses.Field
     except YamlError as exc:
         raise ConfigError(exc.message, exc.file, exc.line, exc.col) from None
     return _check(result, value, file, path, fld)
+
+
+def _str_list(value: Any, file: str, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: expected a list of strings, got a {type_name(value)}", file, *pos_of(value))
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict | list):
+            raise ConfigError(f"{path}[{i}]: expected a string, got a {type_name(item)}", file, *pos_of(item))
+        try:
+            out.append(as_str(item, f"{path}[{i}]", file))
+        except YamlError as exc:
+            raise ConfigError(exc.message, exc.file, exc.line, exc.col) from None
+    return tuple(out)
 
 
 _KIND = {bool: "true or false", int: "an integer", str: "a string"}

@@ -25,7 +25,7 @@ from typing import Any
 from crowdwatch.event import MODEL_CLASSES
 from crowdwatch.grok.engine import compile_re2
 
-from . import ast, gotime, registry
+from . import ast, fastpaths, gotime, registry
 from .errors import ExprCompileError
 from .parser import OPTIONAL_PREDICATE, PREDICATE_BUILTINS
 from .runtime import RUNTIME
@@ -101,8 +101,9 @@ def method_signature(cls: type, pyname: str) -> tuple[int, int | None, str]:
 class Compiler:
     """Compiles one syntax tree; see :func:`compile_tree`."""
 
-    def __init__(self, source: str, variables: dict[str, str]) -> None:
+    def __init__(self, source: str, variables: dict[str, str], fast_paths: bool = True) -> None:
         self.source = source
+        self.fast_paths = fast_paths
         self.ns: dict[str, Any] = dict(RUNTIME)
         self.ns["__builtins__"] = {}
         self.counter = 0
@@ -357,7 +358,26 @@ class Compiler:
         self.check_arity(node, name, len(node.args), helper.min_args, helper.max_args)
         args = [self.compile(a).text for a in node.args]
         kind = helper.returns if helper.returns in _HELPER_KINDS else "any"
+        if self.fast_paths and name in fastpaths.PURE_STR_FUNCTIONS:
+            folded = self.fold(node, helper.func)
+            if folded is not None:
+                return folded
+            pos = fastpaths.memo_position(node) if self.preds else None
+            if pos is not None:
+                consts = tuple(a.value if isinstance(a, ast.Str) else None for a in node.args)
+                memo = self.const(fastpaths.ElementMemo(helper.func, pos, consts))
+                return Code(f"{memo}({args[pos]})", kind)
         return Code(f"{self.const(helper.func)}({', '.join(args)})", kind)
+
+    def fold(self, node: ast.Call, func: Callable[..., Any]) -> Code | None:
+        """A pure string helper called with literals, evaluated now (runtime errors stay runtime)."""
+        if not all(isinstance(a, ast.Str) for a in node.args):
+            return None
+        try:
+            value = func(*(a.value for a in node.args))  # type: ignore[attr-defined]
+        except Exception:
+            return None
+        return Code(repr(value), "str") if type(value) is str else None
 
     def predicate_call(self, node: ast.Call) -> Code:
         name = node.name
@@ -373,9 +393,31 @@ class Compiler:
             raise self.error(args[0], f"{name}: cannot iterate over {kind_name(coll.kind)}")
         self.uses_budget = True
         fn = self.closure(args[1], accumulator=name == "reduce") if has_pred else "None"
+        if has_pred and len(args) == 2:
+            fast = self.fast_predicate(name, args[0], coll, args[1], fn)
+            if fast is not None:
+                return fast
         extras = [self.compile(a).text for a in args[2:]]
         call_args = ", ".join([coll.text, fn, "_b", *extras])
         return Code(f"_p_{name}({call_args})", _PREDICATE_KINDS.get(name, "any"))
+
+    def fast_predicate(
+        self, name: str, coll_node: ast.Node, coll: Code, pred: ast.Node, fn: str
+    ) -> Code | None:
+        """A :class:`fastpaths.StringSetSite` call for a recognised shape (the body ``fn``
+        stays the fallback, so it was compiled, with its static checks, first)."""
+        assert isinstance(pred, ast.Predicate)
+        shape = fastpaths.match_shape(name, pred.body) if self.fast_paths else None
+        if shape is None:
+            return None
+        x = self.compile(shape.x)
+        if x.kind not in ("str", "any", "nil"):
+            return None
+        site = self.const(fastpaths.StringSetSite(name, shape.op, shape.mapper))
+        ctext = coll.text
+        if isinstance(coll_node, ast.Array) and all(isinstance(i, ast.Str) for i in coll_node.items):
+            ctext = self.const(tuple(i.value for i in coll_node.items))  # type: ignore[attr-defined]
+        return Code(f"{site}({ctext}, (lambda: {x.text}), {fn}, _b)", "bool")
 
     def closure(self, pred: ast.Node, accumulator: bool) -> str:
         assert isinstance(pred, ast.Predicate)
@@ -609,8 +651,13 @@ class Compiler:
         raise self.error(node, f"unknown operator {op}")  # pragma: no cover - parser guarantees
 
 
-def generate(source: str, tree: ast.Node, variables: dict[str, str]) -> tuple[str, dict[str, Any], str]:
-    """Python source of the function, its namespace and the static result kind."""
-    comp = Compiler(source, variables)
+def generate(
+    source: str, tree: ast.Node, variables: dict[str, str], *, fast_paths: bool = True
+) -> tuple[str, dict[str, Any], str]:
+    """Python source of the function, its namespace and the static result kind.
+
+    ``fast_paths=False`` compiles every predicate as the generic loop (reference for tests).
+    """
+    comp = Compiler(source, variables, fast_paths)
     text = comp.function_source(tree)
     return text, comp.ns, comp.result_kind

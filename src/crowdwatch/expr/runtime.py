@@ -455,16 +455,28 @@ def _collection(x: Any, name: str, budget: Budget) -> list[Any] | tuple[Any, ...
     raise ExprRuntimeError(f"{name}: cannot iterate over {go_type(x)}")
 
 
+def all_items(items: list[Any] | tuple[Any, ...], fn: Pred) -> bool:
+    return all(truth(fn(e, i)) for i, e in enumerate(items))
+
+
+def any_items(items: list[Any] | tuple[Any, ...], fn: Pred) -> bool:
+    return any(truth(fn(e, i)) for i, e in enumerate(items))
+
+
+def none_items(items: list[Any] | tuple[Any, ...], fn: Pred) -> bool:
+    return not any(truth(fn(e, i)) for i, e in enumerate(items))
+
+
 def p_all(coll: Any, fn: Pred, budget: Budget) -> bool:
-    return all(truth(fn(e, i)) for i, e in enumerate(_collection(coll, "all", budget)))
+    return all_items(_collection(coll, "all", budget), fn)
 
 
 def p_any(coll: Any, fn: Pred, budget: Budget) -> bool:
-    return any(truth(fn(e, i)) for i, e in enumerate(_collection(coll, "any", budget)))
+    return any_items(_collection(coll, "any", budget), fn)
 
 
 def p_none(coll: Any, fn: Pred, budget: Budget) -> bool:
-    return not any(truth(fn(e, i)) for i, e in enumerate(_collection(coll, "none", budget)))
+    return none_items(_collection(coll, "none", budget), fn)
 
 
 def p_one(coll: Any, fn: Pred, budget: Budget) -> bool:

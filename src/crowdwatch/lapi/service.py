@@ -167,6 +167,35 @@ class LapiService:
             raise Forbidden(f"bouncer {name!r} already exists") from None
         return key
 
+    def tls_bouncer(self, name: str) -> machine_store.BouncerInfo:
+        """The bouncer authenticated by a client certificate (created on first sight)."""
+        with self._write() as s:
+            found = machine_store.bouncer_by_name(s, name)
+            if found is None:
+                # no usable key: the stored hash is of a random secret nobody knows
+                machine_store.add_bouncer(s, name, auth.hash_api_key(auth.new_api_key()), self.clock(), "tls")
+                found = machine_store.bouncer_by_name(s, name)
+            assert found is not None
+            return found
+
+    def tls_login(self, machine_id: str, ip: str, scenarios: list[str], version: str) -> auth.Token:
+        """A JWT for an agent authenticated by a client certificate (created on first sight)."""
+        with self._write() as s:
+            m = machine_store.get_machine(s, machine_id)
+            now = self.clock()
+            if m is None:
+                secret = auth.hash_password(auth.new_api_key())
+                machine_store.add_machine(s, machine_id, secret, ip, True, now, "tls")
+                m = machine_store.get_machine(s, machine_id)
+            assert m is not None
+            if m.auth_type != "tls":
+                raise Forbidden(f"machine {machine_id} uses password authentication")
+            m.scenarios = ",".join(scenarios)[:65_000]
+            m.ip_address = ip[:64]
+            m.version = version[:255]
+            m.updated_at = now.replace(tzinfo=None)
+            return self.jwt.issue(machine_id, now)
+
     def bouncer_for_key(self, key: str) -> machine_store.BouncerInfo | None:
         with self._read() as s:
             return machine_store.bouncer_by_hash(s, auth.hash_api_key(key))

@@ -94,11 +94,15 @@ def go_split(s: str, sep: str, n: int = -1, after: bool = False) -> list[str]:
 
 @helper("Upper", 1, returns="str")
 def Upper(s: object) -> str:
+    if type(s) is str and s.isascii():  # the common case, without two more calls
+        return s.upper()
     return go_upper(want_str("Upper", s))
 
 
 @helper("Lower", 1, returns="str")
 def Lower(s: object) -> str:
+    if type(s) is str and s.isascii():
+        return s.lower()
     return go_lower(want_str("Lower", s))
 
 

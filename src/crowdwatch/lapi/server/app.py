@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -24,16 +25,17 @@ from crowdwatch.lapi.server import (
     routes_watchers,
 )
 from crowdwatch.lapi.server.http import MAX_BODY, STATE, errors_middleware
+from crowdwatch.lapi.server.options import ServerOptions
 from crowdwatch.lapi.server.state import ServerState
 from crowdwatch.lapi.service import LapiService
 
 log = logging.getLogger(__name__)
 
 
-def build_app(service: LapiService) -> web.Application:
+def build_app(service: LapiService, options: ServerOptions | None = None) -> web.Application:
     """The LAPI as an aiohttp application; background tasks start and stop with it."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
-    app[STATE] = ServerState(service)
+    app[STATE] = ServerState(service, options or ServerOptions())
     for module in (routes_watchers, routes_alerts, routes_decisions, routes_allowlists, routes_misc):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.append(_lifecycle)
@@ -57,11 +59,19 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-async def serve(service: LapiService, host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (or cancellation)."""
-    runner = web.AppRunner(build_app(service), access_log=None, handle_signals=False)
+async def serve(
+    service: LapiService,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    *,
+    options: ServerOptions | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> None:
+    """Serve (HTTPS with ``tls``) until SIGINT/SIGTERM or cancellation."""
+    runner = web.AppRunner(build_app(service, options), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
     await site.start()
     log.info("LAPI listening on %s:%d", host, port)
     stop = asyncio.Event()

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from crowdwatch.lapi.auth import TokenError
 from crowdwatch.lapi.errors import BadRequest, Forbidden, LapiError, Unauthorized
+from crowdwatch.lapi.server.options import cert_identity
 from crowdwatch.lapi.server.state import ServerState
 from crowdwatch.lapi.storage.machines import BouncerInfo
 
@@ -71,7 +72,26 @@ def state(request: web.Request) -> ServerState:
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or ""
+    return state(request).options.client_ip(request.remote or "", request.headers.get("X-Forwarded-For"))
+
+
+def cert_name(request: web.Request, allowed_ou: frozenset[str]) -> str | None:
+    """``CN@client-ip`` of a verified client certificate whose OU is allowed (CrowdSec's naming)."""
+    transport = request.transport
+    ident = cert_identity(transport.get_extra_info("peercert")) if transport is not None else None
+    if ident is None:
+        return None
+    cn, ous = ident
+    if not ous & allowed_ou:
+        raise Forbidden("access forbidden: certificate organisational unit not allowed")
+    return f"{cn}@{client_ip(request)}"
+
+
+def require_trusted(request: web.Request) -> None:
+    """Admin operations: loopback and ``api.server.trusted_ips`` only."""
+    ip = client_ip(request)
+    if not state(request).options.is_trusted(ip):
+        raise Forbidden(f"access forbidden from this IP ({ip})")
 
 
 async def require_machine(request: web.Request) -> str:
@@ -96,6 +116,9 @@ async def require_bouncer(request: web.Request) -> BouncerInfo:
     """The bouncer of a valid ``X-Api-Key``, else 403 (CrowdSec's answer to a bad key)."""
     key = request.headers.get("X-Api-Key", "")
     if not key:
+        name = cert_name(request, state(request).options.bouncers_allowed_ou)
+        if name is not None:
+            return await state(request).tls_bouncer(name)
         if request.headers.get("Authorization"):
             raise Forbidden("access forbidden: this route is for bouncers (X-Api-Key)")
         raise Forbidden("access forbidden")

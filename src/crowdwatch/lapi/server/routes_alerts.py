@@ -9,7 +9,7 @@ from aiohttp import web
 
 from crowdwatch.lapi.errors import BadRequest, NotFound
 from crowdwatch.lapi.server import params
-from crowdwatch.lapi.server.http import json_body, json_response, require_machine, state
+from crowdwatch.lapi.server.http import json_body, json_response, require_machine, require_trusted, state
 from crowdwatch.lapi.storage.alerts import AlertQuery
 
 routes = web.RouteTableDef()
@@ -60,6 +60,7 @@ async def search_alerts(request: web.Request) -> web.Response:
 @routes.delete("/v1/alerts")
 async def delete_alerts(request: web.Request) -> web.Response:
     await require_machine(request)
+    require_trusted(request)
     st = state(request)
     query = alert_query(request.query, st.service.clock(), for_delete=True)
     n = await st.write_and_sync(st.service.delete_alerts, query)
@@ -76,6 +77,7 @@ async def get_alert(request: web.Request) -> web.Response:
 @routes.delete("/v1/alerts/{alert_id}")
 async def delete_alert(request: web.Request) -> web.Response:
     await require_machine(request)
+    require_trusted(request)
     st = state(request)
     n = await st.write_and_sync(st.service.delete_alerts, AlertQuery(id=_alert_id(request)))
     if not n:

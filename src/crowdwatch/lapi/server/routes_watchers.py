@@ -8,7 +8,7 @@ from aiohttp import web
 
 from crowdwatch.lapi.auth import MAX_REFRESH, Token, TokenError
 from crowdwatch.lapi.errors import BadRequest, Unauthorized
-from crowdwatch.lapi.server.http import client_ip, json_body, json_response, require_machine, state
+from crowdwatch.lapi.server.http import cert_name, client_ip, json_body, json_response, require_machine, state
 from crowdwatch.lapi.timefmt import format_time
 
 routes = web.RouteTableDef()
@@ -44,12 +44,17 @@ async def register(request: web.Request) -> web.Response:
 @routes.post("/v1/watchers/login")
 async def login(request: web.Request) -> web.Response:
     doc = await json_body(request)
-    machine_id, password = _str_field(doc, "machine_id"), _str_field(doc, "password")
+    if not isinstance(doc, dict):
+        raise BadRequest("expected a JSON object")
     scenarios = doc.get("scenarios") or []
     if not isinstance(scenarios, list) or not all(isinstance(s, str) for s in scenarios):
         raise BadRequest("scenarios: expected a list of strings")
     st = state(request)
     ua = request.headers.get("User-Agent", "")
+    by_cert = cert_name(request, st.options.agents_allowed_ou)
+    if by_cert is not None:
+        return _token(await st.write(st.service.tls_login, by_cert, client_ip(request), scenarios, ua))
+    machine_id, password = _str_field(doc, "machine_id"), _str_field(doc, "password")
     tok = await st.read(st.service.login, machine_id, password, scenarios, client_ip(request), ua)
     return _token(tok)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from crowdwatch.lapi.server.options import ServerOptions
 from crowdwatch.lapi.service import LapiService
 from crowdwatch.lapi.storage.machines import BouncerInfo, BouncerSeen
 from crowdwatch.lapi.stream import DecisionIndex
@@ -26,8 +27,9 @@ COMPACT_INTERVAL = 60.0
 
 
 class ServerState:
-    def __init__(self, service: LapiService) -> None:
+    def __init__(self, service: LapiService, options: ServerOptions) -> None:
         self.service = service
+        self.options = options
         self.index = DecisionIndex()
         # One writer thread: SQLite allows one writer anyway, and change numbers are taken in order.
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="lapi-write")
@@ -87,6 +89,17 @@ class ServerState:
         else:
             self._machines.pop(machine_id, None)
         return ok
+
+    async def tls_bouncer(self, name: str) -> BouncerInfo:
+        hit = self._bouncers.get("\0tls:" + name)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        info = await self.write(self.service.tls_bouncer, name)
+        self._bouncers["\0tls:" + name] = (now + CACHE_TTL, info)
+        if info.id not in self.cursors and info.last_seq:
+            self.cursors[info.id] = info.last_seq
+        return info
 
     def forget_machine(self, machine_id: str) -> None:
         self._machines.pop(machine_id, None)

@@ -18,7 +18,13 @@ class AlreadyExists(Exception):
 
 
 def add_machine(
-    session: Session, machine_id: str, password_hash: str, ip: str, validated: bool, now: datetime
+    session: Session,
+    machine_id: str,
+    password_hash: str,
+    ip: str,
+    validated: bool,
+    now: datetime,
+    auth_type: str = "password",
 ) -> None:
     session.add(
         Machine(
@@ -30,7 +36,7 @@ def add_machine(
             is_validated=validated,
             scenarios="",
             version="",
-            auth_type="password",
+            auth_type=auth_type,
         )
     )
     try:
@@ -67,7 +73,9 @@ class BouncerInfo:
     last_seq: int
 
 
-def add_bouncer(session: Session, name: str, key_hash: str, now: datetime) -> None:
+def add_bouncer(
+    session: Session, name: str, key_hash: str, now: datetime, auth_type: str = "api-key"
+) -> None:
     session.add(
         Bouncer(
             name=name,
@@ -79,7 +87,7 @@ def add_bouncer(session: Session, name: str, key_hash: str, now: datetime) -> No
             version="",
             last_seq=0,
             revoked=False,
-            auth_type="api-key",
+            auth_type=auth_type,
         )
     )
     try:
@@ -91,6 +99,11 @@ def add_bouncer(session: Session, name: str, key_hash: str, now: datetime) -> No
 
 def bouncer_by_hash(session: Session, key_hash: str) -> BouncerInfo | None:
     row = session.execute(select(Bouncer).where(Bouncer.key_hash == key_hash)).scalar_one_or_none()
+    return BouncerInfo(row.id, row.name, row.revoked, row.last_seq) if row else None
+
+
+def bouncer_by_name(session: Session, name: str) -> BouncerInfo | None:
+    row = session.execute(select(Bouncer).where(Bouncer.name == name)).scalar_one_or_none()
     return BouncerInfo(row.id, row.name, row.revoked, row.last_seq) if row else None
 
 

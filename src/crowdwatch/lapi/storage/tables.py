@@ -105,6 +105,7 @@ class Alert(Base):
     __table_args__ = (
         Index("ix_alerts_source", "source_scope", "source_value"),
         Index("ix_alerts_source_ip", "source_start", "source_prefix"),
+        {"sqlite_autoincrement": True},  # ids are never reused, even after deletions
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -146,6 +147,7 @@ class Decision(Base):
         Index("ix_decisions_value", "scope", "value"),
         Index("ix_decisions_ip", "start_ip", "prefix"),
         Index("ix_decisions_state_until", "state", "until"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("events", t.LongText, nullable=False),
         sa.Column("meta", t.LongText, nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_alerts_created_at"), ["created_at"], unique=False)
@@ -159,6 +160,7 @@ def upgrade() -> None:
         sa.Column("prefix", sa.SmallInteger(), nullable=True),
         sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_decisions_alert_id"), ["alert_id"], unique=False)
