@@ -156,13 +156,14 @@ def child(args: argparse.Namespace) -> None:
                 ips.add(alert.Source.Value)
 
     source = Source(Path(args.child), {"type": args.type})
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile() if args.profile_out else None
     if profiler is not None:
         profiler.enable()
-    replay(engine, [source], on_alert, max_line_bytes=64 * 1024)
+    expire = engine.scenarios.expire_replay if engine.scenarios is not None else None
+    replay(engine, [source], on_alert, max_line_bytes=64 * 1024, expire=expire)
     if profiler is not None:
         profiler.disable()
-        profiler.dump_stats(args.profile)
+        profiler.dump_stats(args.profile_out)
     t2 = time.perf_counter()
     st = engine.stats
     report = {
@@ -195,7 +196,7 @@ def crowdwatch_run(
         cmd += ["--collections", ",".join(ds.collections), "--parsers", ",".join(parsers)]
         cmd += ["--postoverflows", ",".join(postoverflows)]
     if profile is not None:
-        cmd += ["--profile", str(profile)]
+        cmd += ["--profile-out", str(profile)]
     code, wall, cpu, rss, out, err = measured(cmd)
     if code != 0:
         raise RuntimeError(f"crowdwatch child failed ({code}):\n{err[-3000:]}")
@@ -470,6 +471,7 @@ def main() -> None:
     ap.add_argument("--collections", help=argparse.SUPPRESS)
     ap.add_argument("--parsers", help=argparse.SUPPRESS)
     ap.add_argument("--postoverflows", help=argparse.SUPPRESS)
+    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args)

@@ -24,9 +24,9 @@ def test_quickstart_replay_of_bundled_samples(tmp_path: Path) -> None:
     assert (by_file["nginx-access.log"]["lines_read"], by_file["nginx-access.log"]["parsed"]) == (300, 300)
     assert (by_file["auth.log"]["lines_read"], by_file["auth.log"]["parsed"]) == (300, 237)
     summary = doc["summary"]
-    assert (summary["parsed"], summary["unparsed"], summary["alerts"]) == (537, 63, 14)
+    assert (summary["parsed"], summary["unparsed"], summary["alerts"]) == (537, 63, 15)
     alerts = Counter(a["scenario"] for a in doc["alerts"])
-    assert alerts == {"crowdwatch/http-probing": 2, "crowdwatch/ssh-bf": 12}
+    assert alerts == {"crowdwatch/http-probing": 3, "crowdwatch/ssh-bf": 12}
     probing = next(a for a in doc["alerts"] if a["scenario"] == "crowdwatch/http-probing")
     assert probing["source"]["scope"] == "Ip" and probing["events_count"] > 10
     assert {m["key"] for m in probing["events"][0]["meta"]} >= {"http_path", "http_status", "source_ip"}
@@ -41,7 +41,7 @@ def test_quickstart_replay_of_bundled_samples(tmp_path: Path) -> None:
         check=False,
     )
     assert human.returncode == 0, human.stderr
-    assert "Alerts (14)" in human.stdout
+    assert "Alerts (15)" in human.stdout
     assert "crowdwatch/http-probing" in human.stdout and "crowdwatch/ssh-bf" in human.stdout
     assert "600 lines read: 537 parsed, 63 unparsed, 0 whitelisted" in human.stdout
-    assert "14 overflows, 0 whitelisted by postoverflows, 14 alerts" in human.stdout
+    assert "15 overflows, 0 whitelisted by postoverflows, 15 alerts" in human.stdout

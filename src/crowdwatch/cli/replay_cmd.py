@@ -123,7 +123,12 @@ def replay_cmd(
     with _ProgressBar() as bar:
         try:
             stats = replay(
-                engine, sources, collect, max_line_bytes=cfg.crowdwatch.max_line_bytes, progress=bar.hook
+                engine,
+                sources,
+                collect,
+                max_line_bytes=cfg.crowdwatch.max_line_bytes,
+                progress=bar.hook,
+                expire=engine.scenarios.expire_replay if engine.scenarios is not None else None,
             )
         except AcquisitionError as exc:
             raise CliError(str(exc)) from None

@@ -61,7 +61,9 @@ class TlsSection:
 
     cert_file: str = ""
     key_file: str = ""
-    client_verification: str = field(default="VerifyClientCertIfGiven", metadata={"choices": CLIENT_VERIFICATION})
+    client_verification: str = field(
+        default="VerifyClientCertIfGiven", metadata={"choices": CLIENT_VERIFICATION}
+    )
     ca_cert_path: str = ""
     crl_path: str = ""
     agents_allowed_ou: tuple[str, ...] = ("agent-ou",)
@@ -240,7 +242,9 @@ def _convert(hint: Any, value: Any, file: str, path: str, fld: dataclasses.Field
 
 def _str_list(value: Any, file: str, path: str) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise ConfigError(f"{path}: expected a list of strings, got a {type_name(value)}", file, *pos_of(value))
+        raise ConfigError(
+            f"{path}: expected a list of strings, got a {type_name(value)}", file, *pos_of(value)
+        )
     out = []
     for i, item in enumerate(value):
         if isinstance(item, dict | list):

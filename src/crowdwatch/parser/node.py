@@ -14,7 +14,7 @@ from crowdwatch.expr.helpers import stash as stash_cache
 from crowdwatch.grok import GrokError
 from crowdwatch.parser.errors import ParserLoadError
 from crowdwatch.parser.model import NodeSpec, StashSpec, parse_duration
-from crowdwatch.parser.statics import CompiledStatic, EnricherCaller, compile_statics, go_float, run_statics
+from crowdwatch.parser.statics import EnricherCaller, StaticsRunner, compile_statics, go_float, statics_runner
 from crowdwatch.parser.whitelist import Whitelist
 
 if TYPE_CHECKING:
@@ -66,10 +66,10 @@ class Node:
         self.grok_source = GROK_RAW
         self.grok_key = ""
         self.grok_expr: ExprFn | None = None
-        self.grok_statics: tuple[CompiledStatic, ...] = ()
+        self.grok_statics: StaticsRunner | None = None
         self.stash: tuple[StashEntry, ...] = ()
         self.children: tuple[Node, ...] = ()
-        self.statics: tuple[CompiledStatic, ...] = ()
+        self.statics: StaticsRunner | None = None
         self.hits = 0  # filter passed
         self.ok = 0  # succeeded
 
@@ -105,8 +105,9 @@ class Node:
             if captures:
                 grok_ok = True
                 evt.Parsed.update(captures)
-                if self.grok_statics:
-                    run_statics(self.grok_statics, evt)
+                grok_statics = self.grok_statics
+                if grok_statics is not None:
+                    grok_statics(evt)
             else:
                 state = False
 
@@ -123,8 +124,9 @@ class Node:
 
         if not state:
             return False
-        if self.statics and (wl is None or whitelisted):
-            run_statics(self.statics, evt)
+        statics = self.statics
+        if statics is not None and (wl is None or whitelisted):
+            statics(evt)
         if self.next_stage:
             following = self.next_of.get(evt.Stage)
             if following is not None:
@@ -209,7 +211,7 @@ class NodeCompiler:
         node.stash = tuple(self._compile_stash(s, file) for s in spec.stash)
         child_name = f"child-{node.name}"
         node.children = tuple(self.compile(child, stage, child_name) for child in spec.nodes)
-        node.statics = compile_statics(spec.statics, file, self.enrichers, self.expr)
+        node.statics = statics_runner(compile_statics(spec.statics, file, self.enrichers, self.expr))
         if has_whitelist:
             assert spec.whitelist is not None
             node.whitelist = Whitelist.compile(spec.whitelist, file, self.expr)
@@ -249,7 +251,7 @@ class NodeCompiler:
         else:
             node.grok_source = GROK_EXPR
             node.grok_expr = self.expr(grok.expression, file, grok.line)
-        node.grok_statics = compile_statics(grok.statics, file, self.enrichers, self.expr)
+        node.grok_statics = statics_runner(compile_statics(grok.statics, file, self.enrichers, self.expr))
 
     def _compile_stash(self, spec: StashSpec, file: str) -> StashEntry:
         for what in ("name", "key", "value", "ttl"):

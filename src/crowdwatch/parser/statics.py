@@ -1,8 +1,11 @@
 """Statics: compiled assignments of a value to an event field (ENGINE.md §4.6).
 
-Each static compiles to a tuple ``(literal, fn, setter, keep_empty)``: ``fn`` is the compiled
-expression (``None`` when a literal ``value`` is used), ``setter(evt, value)`` writes the
-target, and ``keep_empty`` is true only for ``method: ParseDate`` (called even with "").
+Each static compiles to a tuple ``(literal, fn, setter, keep_empty, map_target)``: ``fn`` is
+the compiled expression (``None`` when a literal ``value`` is used), ``setter(evt, value)``
+writes the target, ``keep_empty`` is true only for ``method: ParseDate`` (called even with
+""), and ``map_target`` is ``(attr, key)`` when the target is a key of ``Parsed``/``Meta``/
+``Enriched``. :func:`statics_runner` turns a node's statics into one generated function so
+the per-line path has no loop, unpacking or setter call for the common cases.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ log = logging.getLogger("crowdwatch.parser")
 
 Setter = Callable[[Event, str], None]
 ExprFn = Callable[[Event], Any]
-CompiledStatic = tuple[str, ExprFn | None, Setter, bool]
+MapTarget = tuple[str, str] | None
+CompiledStatic = tuple[str, ExprFn | None, Setter, bool, MapTarget]
+StaticsRunner = Callable[[Event], None]
 
 
 class EnricherCaller(Protocol):
@@ -65,22 +70,6 @@ def go_float(value: float) -> str:
     return f"{value:f}"
 
 
-def run_statics(statics: Sequence[CompiledStatic], evt: Event) -> None:
-    """Apply ``statics`` in order; each one sees the effect of the previous ones."""
-    for literal, fn, setter, keep_empty in statics:
-        if fn is None:
-            value = literal
-        else:
-            try:
-                out = fn(evt)
-            except Exception as exc:  # expression runtime error: static skipped
-                log.debug("static expression failed: %s", exc)
-                continue
-            value = out if type(out) is str else expr_result_to_str(out)
-        if value or keep_empty:
-            setter(evt, value)
-
-
 def compile_statics(
     specs: Sequence[StaticSpec],
     file: str,
@@ -97,8 +86,66 @@ def compile_statics(
         fn = None if spec.value else compile_fn(spec.expression, file, spec.line)
         setter = _setter(spec, file, enrichers)
         # plain str: Scalar (position-carrying) values must not leak into events
-        out.append((str(spec.value), fn, setter, spec.method == "ParseDate"))
+        out.append((str(spec.value), fn, setter, spec.method == "ParseDate", _map_target(spec)))
     return tuple(out)
+
+
+def _map_target(spec: StaticSpec) -> MapTarget:
+    if spec.method:
+        return None
+    for attr, key in (("Parsed", spec.parsed), ("Meta", spec.meta), ("Enriched", spec.enriched)):
+        if key:
+            return (attr, str(key))
+    return None
+
+
+def statics_runner(statics: Sequence[CompiledStatic]) -> StaticsRunner | None:
+    """One generated function applying ``statics`` in order (ENGINE.md §4.6).
+
+    A literal ``value`` is stored when non-empty; an expression's result is converted by
+    :func:`expr_result_to_str` (which may drop the event) and stored when non-empty; a
+    runtime error skips that static; ``ParseDate`` is called even with an empty value.
+
+    Only identifiers of our own and ``repr()`` of literal strings/keys reach the generated
+    source; expression functions and setters are bound as defaults, never pasted as text.
+    """
+    if not statics:
+        return None
+    env: dict[str, Any] = {"_conv": expr_result_to_str, "_log": log, "Exception": Exception, "type": type}
+    body: list[str] = []
+    for i, (literal, fn, setter, keep_empty, target) in enumerate(statics):
+        env[f"_s{i}"] = setter
+        if target is not None:
+            store = [f"evt.{target[0]}[{target[1]!r}] = v"]
+        else:
+            store = [f"_s{i}(evt, v)"]
+        if fn is None:
+            if literal or keep_empty:
+                body.append(f"v = {literal!r}")
+                body.extend(store)
+            continue
+        env[f"_f{i}"] = fn
+        body += [
+            "try:",
+            f"    v = _f{i}(evt)",
+            "except Exception as exc:",
+            '    _log.debug("static expression failed: %s", exc)',
+            "else:",
+            "    if type(v) is not str:",
+            "        v = _conv(v)",
+        ]
+        if keep_empty:
+            body += ["    " + line for line in store]
+        else:
+            body.append("    if v:")
+            body += ["        " + line for line in store]
+    if not body:
+        return None
+    src = "def run(evt):\n" + "\n".join("    " + line for line in body) + "\n"
+    code = compile(src, "<statics>", "exec")
+    exec(code, env)
+    runner: StaticsRunner = env["run"]
+    return runner
 
 
 def _setter(spec: StaticSpec, file: str, enrichers: EnricherCaller) -> Setter:

@@ -50,7 +50,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(413, "request body too large")
     except web.HTTPException as exc:
         if exc.status >= 400:
-            return error_response(exc.status, exc.reason or "error")
+            resp = error_response(exc.status, exc.reason or "error")
+            if "Allow" in exc.headers:
+                resp.headers["Allow"] = exc.headers["Allow"]
+            return resp
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
@@ -100,7 +103,7 @@ async def require_machine(request: web.Request) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         if request.headers.get("X-Api-Key"):
-            raise Forbidden("access forbidden: this route is for machines (JWT), not bouncers")
+            raise Unauthorized("this route is for machines (JWT), not bouncers (X-Api-Key)")
         raise Unauthorized("auth header is empty")
     st = state(request)
     try:

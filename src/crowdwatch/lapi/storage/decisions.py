@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.decisions import DecisionRecord
@@ -20,6 +20,7 @@ from crowdwatch.lapi.storage.tables import ACTIVE, DELETED, EXPIRED, MERGED, Dec
 from crowdwatch.lapi.timefmt import from_db, to_db
 
 LIVE_STATES = (ACTIVE, MERGED)
+_DECISIONS = cast(Table, Decision.__table__)  # Core insert: bulk imports skip the ORM
 
 
 @dataclass
@@ -36,94 +37,134 @@ class NewDecision:
     uuid: str = ""
 
 
-def _ip_of(row: Decision) -> IpRange | None:
-    if row.start_ip is None or row.end_ip is None or row.prefix is None:
-        return None
-    return IpRange(
-        int.from_bytes(row.start_ip, "big"), int.from_bytes(row.end_ip, "big"), row.prefix, row.value
-    )
+_CHUNK = 500
 
 
-def record_of(row: Decision) -> DecisionRecord:
-    return DecisionRecord(
-        id=row.id,
-        uuid=row.uuid,
-        origin=row.origin,
-        type=row.type,
-        scope=row.scope,
-        value=row.value,
-        scenario=row.scenario,
-        until=from_db(row.until),
-        simulated=row.simulated,
-        state=row.state,
-        seq=row.seq,
-        created_seq=row.created_seq,
-        ip=_ip_of(row),
-    )
+def _live_targets(
+    session: Session, keys: set[tuple[str, str]], dbnow: datetime
+) -> dict[tuple[str, str, str, str], tuple[int, datetime]]:
+    """Live enforceable decisions for (scope, value) pairs: key -> (id, until), longest first."""
+    found: dict[tuple[str, str, str, str], tuple[int, datetime]] = {}
+    pairs = list(keys)
+    for start in range(0, len(pairs), _CHUNK):
+        rows = session.execute(
+            select(
+                Decision.id, Decision.scope, Decision.value, Decision.type, Decision.origin, Decision.until
+            ).where(
+                tuple_(Decision.scope, Decision.value).in_(pairs[start : start + _CHUNK]),
+                Decision.state == ACTIVE,
+                Decision.simulated.is_(False),
+                Decision.until > dbnow,
+            )
+        ).all()
+        for id_, scope, value, type_, origin, until in rows:
+            key = (scope, value, type_, origin)
+            if key not in found or until > found[key][1]:
+                found[key] = (id_, until)
+    return found
 
 
 def insert(session: Session, alert_id: int | None, items: list[NewDecision], seq: int, now: datetime) -> None:
     """Store decisions. An enforceable decision identical in (scope, value, type, origin) to a
     live one is stored as MERGED and extends the live one's ``until`` instead of piling up."""
     dbnow = to_db(now)
-    live: dict[tuple[str, str, str, str], Decision] = {}
+    rows: list[dict[str, Any]] = []
     for item in items:
         ip = for_scope(item.scope, item.value)
-        row = Decision(
-            uuid=item.uuid or str(uuidlib.uuid4()),
-            alert_id=alert_id,
-            created_at=dbnow,
-            until=to_db(item.until),
-            scenario=item.scenario,
-            type=item.type,
-            scope=item.scope,
-            value=ip.text if ip is not None and item.scope.lower() in ("ip", "range") else item.value,
-            origin=item.origin,
-            simulated=item.simulated,
-            state=ACTIVE,
-            seq=seq,
-            created_seq=seq,
-            start_ip=ip.start_bytes if ip else None,
-            end_ip=ip.end_bytes if ip else None,
-            prefix=ip.prefix if ip else None,
+        rows.append(
+            {
+                "uuid": item.uuid or str(uuidlib.uuid4()),
+                "alert_id": alert_id,
+                "created_at": dbnow,
+                "until": to_db(item.until),
+                "scenario": item.scenario,
+                "type": item.type,
+                "scope": item.scope,
+                "value": ip.text if ip is not None and item.scope.lower() in ("ip", "range") else item.value,
+                "origin": item.origin,
+                "simulated": item.simulated,
+                "state": ACTIVE,
+                "seq": seq,
+                "created_seq": seq,
+                "start_ip": ip.start_bytes if ip else None,
+                "end_ip": ip.end_bytes if ip else None,
+                "prefix": ip.prefix if ip else None,
+            }
         )
-        if not item.simulated:
-            key = (row.scope, row.value, row.type, row.origin)
-            target = live.get(key)
-            if target is None:
-                target = session.execute(
-                    select(Decision)
-                    .where(
-                        Decision.scope == row.scope,
-                        Decision.value == row.value,
-                        Decision.type == row.type,
-                        Decision.origin == row.origin,
-                        Decision.state == ACTIVE,
-                        Decision.simulated.is_(False),
-                        Decision.until > dbnow,
-                    )
-                    .order_by(Decision.until.desc())
-                    .limit(1)
-                ).scalar_one_or_none()
-            if target is not None:
-                row.state = MERGED
-                if row.until > target.until:
-                    target.until = row.until
-                    target.seq = seq
-            else:
-                live[key] = row
-        session.add(row)
-    session.flush()
+    enforceable = [r for r in rows if not r["simulated"]]
+    stored = _live_targets(session, {(r["scope"], r["value"]) for r in enforceable}, dbnow)
+    batch: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    extend: dict[int, datetime] = {}
+    for r in enforceable:
+        key = (r["scope"], r["value"], r["type"], r["origin"])
+        if key in stored:
+            id_, until = stored[key]
+            r["state"] = MERGED
+            if r["until"] > until:
+                stored[key] = (id_, r["until"])
+                extend[id_] = r["until"]
+        elif key in batch:
+            r["state"] = MERGED
+            batch[key]["until"] = max(batch[key]["until"], r["until"])
+        else:
+            batch[key] = r
+    for start in range(0, len(rows), _CHUNK * 10):
+        session.execute(_DECISIONS.insert(), rows[start : start + _CHUNK * 10])
+    for id_, until in extend.items():
+        session.execute(update(Decision).where(Decision.id == id_).values(until=until, seq=seq))
 
 
 def changes_since(session: Session, seq: int) -> list[DecisionRecord]:
     """Decisions whose last change is after ``seq``, in change order (simulated ones excluded)."""
+    cols = (
+        Decision.id,
+        Decision.uuid,
+        Decision.origin,
+        Decision.type,
+        Decision.scope,
+        Decision.value,
+        Decision.scenario,
+        Decision.until,
+        Decision.state,
+        Decision.seq,
+        Decision.created_seq,
+        Decision.start_ip,
+        Decision.end_ip,
+        Decision.prefix,
+    )
     rows = session.execute(
-        select(Decision)
+        select(*cols)
         .where(Decision.seq > seq, Decision.simulated.is_(False))
         .order_by(Decision.seq, Decision.id)
-    ).scalars()
-    return [record_of(r) for r in rows]
+    ).all()
+    out = []
+    for (
+        id_,
+        uuid,
+        origin,
+        type_,
+        scope,
+        value,
+        scenario,
+        until,
+        state,
+        rseq,
+        cseq,
+        start,
+        end,
+        prefix,
+    ) in rows:
+        ip = (
+            IpRange(int.from_bytes(start, "big"), int.from_bytes(end, "big"), prefix, value)
+            if start is not None and end is not None and prefix is not None
+            else None
+        )
+        out.append(
+            DecisionRecord(
+                id_, uuid, origin, type_, scope, value, scenario, from_db(until), False, state, rseq, cseq, ip
+            )
+        )
+    return out
 
 
 def contains_clause(start: Any, prefix: Any, ip: IpRange) -> ColumnElement[bool]:
