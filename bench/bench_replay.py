@@ -33,7 +33,7 @@ Steps, per log:
    one-line file), peak RSS, and the alerted source-IP sets (differences listed).
 
 ``--profile`` also runs crowdwatch under cProfile on the first ``--profile-lines`` nginx lines
-and prints the hot spots. Peak RSS is per process (``os.wait4`` on each child).
+and prints the hot spots. Each run is a child process; its peak RSS is its ``VmHWM``.
 """
 
 from __future__ import annotations
@@ -108,13 +108,41 @@ class Run:
         return self.lines / self.seconds if self.seconds > 0 else 0.0
 
 
+def vm_hwm_kb(pid: int | str = "self") -> int:
+    """Peak resident set of a process's current program (``VmHWM``; 0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, float, float, int, str, str]:
-    """Run ``cmd``; (exit code, wall s, cpu s, peak RSS KiB, stdout, stderr) of that child alone."""
+    """Run ``cmd``; (exit code, wall s, cpu s, peak RSS KiB, stdout, stderr) of that child alone.
+
+    The peak RSS is ``VmHWM`` polled every 50 ms, not ``ru_maxrss``: Linux carries the RSS
+    a process had before ``exec`` (here: a copy of this driver, holding logs and alerts)
+    into ``ru_maxrss``, while ``VmHWM`` only covers the program that runs.
+    """
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        peak = [0]
+        done = threading.Event()
+
+        def poll() -> None:
+            while not done.wait(0.05):
+                peak[0] = max(peak[0], vm_hwm_kb(proc.pid))
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        done.set()
+        poller.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -122,7 +150,7 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, fl
             proc.returncode,
             wall,
             usage.ru_utime + usage.ru_stime,
-            usage.ru_maxrss,
+            peak[0],
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
         )
@@ -175,6 +203,7 @@ def child(args: argparse.Namespace) -> None:
         "ips": sorted(ips),
         "scenarios": dict(per_scenario),
         "loaded": engine.scenarios.names if engine.scenarios is not None else [],
+        "rss_kb": vm_hwm_kb(),
     }
     print(json.dumps(report))
 
@@ -206,7 +235,7 @@ def crowdwatch_run(
         r["replay"],
         wall,
         cpu,
-        rss,
+        max(rss, r["rss_kb"]),
         set(r["ips"]),
         r["alerts"],
         load=r["load"],
@@ -223,7 +252,7 @@ class FakeLapi:
     """Answers CrowdSec's login and records the alerts it pushes."""
 
     def __init__(self) -> None:
-        self.alerts: list[dict[str, Any]] = []
+        self.alerts: list[tuple[str, str, str]] = []  # (scenario, source scope, source value)
         lapi = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -233,7 +262,11 @@ class FakeLapi:
                     answer: Any = {"code": 200, "expire": "2099-01-01T00:00:00Z", "token": "bench"}
                 else:
                     if self.path.rstrip("/").endswith("/alerts"):
-                        lapi.alerts.extend(json.loads(body))
+                        for alert in json.loads(body):
+                            src = alert.get("source") or {}
+                            lapi.alerts.append(
+                                (alert["scenario"], src.get("scope", ""), src.get("value", ""))
+                            )
                     answer = []
                 self._reply(answer)
 
@@ -369,7 +402,7 @@ def crowdsec_run(
     if code != 0:
         raise RuntimeError(f"crowdsec exited with {code}:\n{(out + err)[-2000:]}")
     alerts = list(lapi.alerts)
-    ips = {a["source"]["value"] for a in alerts if (a.get("source") or {}).get("scope") == "Ip"}
+    ips = {value for _, scope, value in alerts if scope == "Ip"}
     return Run(
         lines,
         max(wall - baseline, 1e-9),
@@ -378,7 +411,7 @@ def crowdsec_run(
         rss,
         ips,
         len(alerts),
-        scenarios=Counter(a["scenario"] for a in alerts),
+        scenarios=Counter(scenario for scenario, _, _ in alerts),
     )
 
 

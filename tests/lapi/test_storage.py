@@ -14,6 +14,7 @@ from crowdwatch.lapi.service import LapiService
 from crowdwatch.lapi.storage import Database
 from crowdwatch.lapi.storage.alerts import AlertQuery
 from crowdwatch.lapi.storage.decisions import DecisionQuery
+from crowdwatch.lapi.storage.retention import RetentionPolicy
 from crowdwatch.lapi.storage.tables import ACTIVE, DELETED, EXPIRED, MERGED, Base, Decision
 
 from .helpers import Clock, make_alert
@@ -127,3 +128,45 @@ def test_decision_counts_for_profiles(service: LapiService, clock: Clock) -> Non
     assert p.count_since("1.2.3.4", 3600 * 10**9) == 1
     assert p.active_count("1.2.3.4") == 1
     assert int(p.active_time_left("1.2.3.4")) == 4 * 3600 * 10**9
+
+
+def test_batch_duplicates_merge_into_the_first(service: LapiService, db: Database) -> None:
+    short = make_alert(decisions=[_cscli("1.1.1.1", "1h")])
+    long_ = make_alert(decisions=[_cscli("1.1.1.1", "3h")])
+    service.create_alerts("m", [short, long_])
+    first, second = _rows(db)
+    assert (first.state, second.state) == (ACTIVE, MERGED)
+    assert first.until.isoformat().startswith("2030-01-01T03:00:00")
+
+
+def _cscli(value: str, duration: str) -> dict[str, object]:
+    return {
+        "origin": "cscli",
+        "type": "ban",
+        "scope": "Ip",
+        "value": value,
+        "duration": duration,
+        "scenario": "x",
+    }
+
+
+def test_retention(service: LapiService, db: Database, clock: Clock) -> None:
+    service.create_alerts("m", [make_alert("1.1.1.1")])  # decision until 04:00
+    service.create_alerts("m", [make_alert("2.2.2.2", remediation=False)])  # no decision
+    clock.now += timedelta(days=2)
+    service.create_alerts("m", [make_alert("3.3.3.3", stop_at="2030-01-04T00:00:00Z")])  # stays live
+    service.create_alerts("m", [make_alert("4.4.4.4", remediation=False)])
+    service.add_bouncer("old", "old-key-123456789")
+    service.retention = RetentionPolicy(max_age=timedelta(days=1), bouncer_api_key=timedelta(days=1))
+    clock.now += timedelta(days=1, hours=1)
+    report = service.flush()
+    assert (report.alerts, report.bouncers) == (3, 1)  # 3.3.3.3 kept: its decision is live
+    assert [a["source"]["value"] for a in service.search_alerts(AlertQuery())] == ["3.3.3.3"]
+    assert service.bouncer_for_key("old-key-123456789") is None
+    assert [d.value for d in _rows(db)] == ["3.3.3.3"]  # the expired 1.1.1.1 row went with its alert
+    service.retention = RetentionPolicy(max_items=1)
+    service.create_alerts("m", [make_alert("5.5.5.5", remediation=False)])
+    assert service.flush().alerts == 0  # the older alert still has a live decision
+    clock.now += timedelta(hours=5)
+    assert service.flush().alerts == 1
+    assert [a["source"]["value"] for a in service.search_alerts(AlertQuery())] == ["5.5.5.5"]

@@ -45,7 +45,7 @@ def lapi_cmd(
         raise CliError(str(exc)) from None
     try:
         service = open_lapi(cfg)
-    except (ProfileLoadError, DatabaseError) as exc:
+    except (ProfileLoadError, DatabaseError, ConfigError) as exc:
         raise CliError(str(exc)) from None
     try:
         asyncio.run(serve(service, host, port, options=options, tls=tls))

@@ -12,7 +12,7 @@ import typer
 from crowdwatch.cli import context
 from crowdwatch.cli.context import CliError
 from crowdwatch.config import ConfigError, load_config
-from crowdwatch.lapi.errors import LapiError
+from crowdwatch.lapi.errors import LapiError, ProfileLoadError
 from crowdwatch.lapi.storage import DatabaseError
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def local_service() -> Iterator[LapiService]:
 
     try:
         service = open_lapi(load_config(context.STATE.config_dir))
-    except (ConfigError, DatabaseError) as exc:
+    except (ConfigError, DatabaseError, ProfileLoadError) as exc:
         raise CliError(str(exc)) from None
     try:
         yield service

@@ -113,11 +113,22 @@ def replay_cmd(
     except YamlError as exc:
         raise CliError(f"{exc} (hint: fix this item or leave it out with the item options)") from None
 
-    alerts: list[Alert] = []
+    # alerts are streamed out as JSON, or the first --max-rows kept for the table
+    shown: list[Alert] = []
+    count = 0
+    out = sys.stdout.buffer
+    if output == "json":
+        out.write(b'{\n  "alerts": [')
 
     def collect(evt: Event) -> None:
+        nonlocal count
         ovf = evt.Overflow
-        alerts.extend(ovf.APIAlerts or ([ovf.Alert] if ovf.Alert is not None else []))
+        for alert in ovf.APIAlerts or ([ovf.Alert] if ovf.Alert is not None else []):
+            if output == "json":
+                out.write((b",\n" if count else b"\n") + orjson.dumps(alert.to_dict()))
+            elif max_rows == 0 or count < max_rows:
+                shown.append(alert)
+            count += 1
 
     start = time.perf_counter()
     with _ProgressBar() as bar:
@@ -135,14 +146,10 @@ def replay_cmd(
     elapsed = time.perf_counter() - start
     summary = _summary(engine, stats, elapsed)
     if output == "json":
-        doc = {
-            "summary": summary,
-            "sources": [s.to_dict() for s in stats],
-            "alerts": [a.to_dict() for a in alerts],
-        }
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        tail = {"summary": summary, "sources": [s.to_dict() for s in stats]}
+        out.write(b"\n  ],\n  " + orjson.dumps(tail)[1:-1] + b"\n}\n")
     else:
-        _print_human(alerts, max_rows, stats, summary)
+        _print_human(shown, count, stats, summary)
     unparsed = [s for s in stats if s.read.lines and not s.parsed]
     if unparsed:
         names = ", ".join(f"{s.path} (type {s.type!r})" for s in unparsed)
@@ -253,20 +260,14 @@ def _span(alert: Alert) -> str:
     return f"{start} → {stop}"
 
 
-def _print_human(
-    alerts: list[Alert],
-    max_rows: int,
-    stats: list[SourceStats],
-    summary: dict[str, Any],
-) -> None:
+def _print_human(shown: list[Alert], count: int, stats: list[SourceStats], summary: dict[str, Any]) -> None:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
-    shown = alerts if max_rows == 0 else alerts[:max_rows]
     if shown:
         cells = [
             (_span(a), a.Scenario + (" (simulated)" if a.Simulated else ""), *_source_text(a)) for a in shown
         ]
         geo = any(c[3] for c in cells)
-        table = Table(title=f"Alerts ({len(alerts)})", title_justify="left", box=box.SIMPLE_HEAD)
+        table = Table(title=f"Alerts ({count})", title_justify="left", box=box.SIMPLE_HEAD)
         table.add_column("time span (UTC)", no_wrap=True)
         table.add_column("scenario", overflow="fold")
         table.add_column("source", no_wrap=True)
@@ -279,10 +280,8 @@ def _print_human(
         console.print(table)
     else:
         console.print("No alerts.")
-    if len(alerts) > len(shown):
-        console.print(
-            f"… {len(alerts) - len(shown)} more alerts (--max-rows 0 shows all, -o json for details)"
-        )
+    if count > len(shown):
+        console.print(f"… {count - len(shown)} more alerts (--max-rows 0 shows all, -o json for details)")
 
     files = Table(title="Files", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("file", "type", "lines", "parsed", "alerts"):

@@ -90,6 +90,32 @@ DB_TYPES = ("sqlite", "postgresql", "postgres", "pgx", "mysql")
 
 
 @dataclass(frozen=True)
+class BouncersAutodelete:
+    """Delete bouncers that have not pulled for this long (Go duration; empty = never)."""
+
+    api_key: str = ""
+    cert: str = ""
+
+
+@dataclass(frozen=True)
+class AgentsAutodelete:
+    """Delete machines that have not been seen for this long (Go duration; empty = never)."""
+
+    login_password: str = ""
+    cert: str = ""
+
+
+@dataclass(frozen=True)
+class FlushSection:
+    """``db_config.flush``: alert retention (active decisions are never flushed)."""
+
+    max_items: int = field(default=0, metadata={"min": 0})  # 0 = no count limit
+    max_age: str = ""  # e.g. 7d; empty = no age limit
+    bouncers_autodelete: BouncersAutodelete = field(default_factory=BouncersAutodelete)
+    agents_autodelete: AgentsAutodelete = field(default_factory=AgentsAutodelete)
+
+
+@dataclass(frozen=True)
 class DbConfigSection:
     """CrowdSec's ``db_config`` keys: ``db_path`` for SQLite, the others for PostgreSQL/MySQL."""
 
@@ -103,6 +129,7 @@ class DbConfigSection:
     sslmode: str = ""
     use_wal: bool = True
     max_open_conns: int = field(default=10, metadata={"min": 1})
+    flush: FlushSection = field(default_factory=FlushSection)
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from crowdwatch.lapi import auth
 from crowdwatch.lapi.alerts import AlertIn, parse_alert
 from crowdwatch.lapi.decisions import CountProvider, DecisionRecord
-from crowdwatch.lapi.errors import BadRequest, Forbidden, NotFound
+from crowdwatch.lapi.errors import BadRequest, Forbidden, LapiError, NotFound
 from crowdwatch.lapi.iprange import IpRange, parse_ip_or_range
 from crowdwatch.lapi.profiles import Notifier, Profile, ProfileResult, evaluate
 from crowdwatch.lapi.storage import Database
@@ -27,6 +27,8 @@ from crowdwatch.lapi.storage import alerts as alert_store
 from crowdwatch.lapi.storage import allowlists as allow_store
 from crowdwatch.lapi.storage import decisions as decision_store
 from crowdwatch.lapi.storage import machines as machine_store
+from crowdwatch.lapi.storage import retention as retention_store
+from crowdwatch.lapi.storage.retention import FlushReport, RetentionPolicy
 from crowdwatch.lapi.storage.sequence import current_seq, next_seq, shared_secret
 from crowdwatch.lapi.storage.tables import NAME_LEN
 from crowdwatch.lapi.timefmt import now as utcnow
@@ -56,15 +58,19 @@ class LapiService:
         *,
         clock: Callable[[], datetime] = utcnow,
         notifier: Notifier | None = None,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         self.db = db
         self.profiles = profiles
         self.clock = clock
         self.notifier = notifier
+        self.retention = retention or RetentionPolicy()
+        self._analyzed_at = 0  # growth marker at the last SQLite ANALYZE
         self._write_sessions = sessionmaker(db.write, expire_on_commit=False)
         self._read_sessions = sessionmaker(db.read, expire_on_commit=False)
         with self._write_sessions() as s:
             self.jwt = auth.JwtSigner(shared_secret(s, "jwt_secret"))
+        self.maintain_statistics()
 
     # --- sessions --------------------------------------------------------------------
     @contextmanager
@@ -200,6 +206,11 @@ class LapiService:
         with self._read() as s:
             return machine_store.bouncer_by_hash(s, auth.hash_api_key(key))
 
+    def bouncer_cursor(self, bouncer_id: int) -> int | None:
+        """The stream position a bouncer was last served (by any LAPI process on this database)."""
+        with self._read() as s:
+            return machine_store.bouncer_cursor(s, bouncer_id)
+
     def delete_bouncer(self, name: str) -> None:
         with self._write() as s:
             if not machine_store.delete_bouncer(s, name):
@@ -226,39 +237,64 @@ class LapiService:
 
     # --- alerts ----------------------------------------------------------------------
     def create_alerts(self, machine_id: str, payload: Any) -> list[str]:
-        """POST /v1/alerts: validate, drop allowlisted, decide (profiles unless the alert
-        brings decisions), store everything in one transaction."""
+        """POST /v1/alerts for one request (see :meth:`create_alerts_many`)."""
+        (result,) = self.create_alerts_many([(machine_id, payload)])
+        if isinstance(result, LapiError):
+            raise result
+        return result
+
+    def create_alerts_many(self, requests: list[tuple[str, Any]]) -> list[list[str] | LapiError]:
+        """Several POST /v1/alerts requests (machine_id, payload) in one transaction: each is
+        validated, allowlisted sources dropped, decided (profiles unless the alert brings its
+        decisions); a refused request gets its error, the others their alert ids."""
+        now = self.clock()
+        results: list[list[str] | LapiError] = [[] for _ in requests]
+        parsed: list[tuple[int, str, list[AlertIn]]] = []
+        for i, (machine_id, payload) in enumerate(requests):
+            try:
+                parsed.append((i, machine_id, self._parse_request(payload)))
+            except LapiError as exc:
+                results[i] = exc
+        with self._read() as s:
+            parsed = [
+                (i, m, [a for a in alerts if not self._allowlisted(s, a, now)]) for i, m, alerts in parsed
+            ]
+        planned: list[tuple[int, str, AlertIn, list[decision_store.NewDecision], ProfileResult | None]] = []
+        for i, machine_id, alerts in parsed:
+            try:
+                planned.extend((i, machine_id, a, *self._decide(a)) for a in alerts)
+            except LapiError as exc:  # a profile failed with an empty on_error: the request fails
+                results[i] = exc
+        planned = [p for p in planned if not isinstance(results[p[0]], LapiError)]
+        with self._write() as s:
+            ids = alert_store.insert_many(s, [(m, a) for _, m, a, _, _ in planned], now)
+            decisions: list[tuple[int | None, decision_store.NewDecision]] = [
+                (aid, d) for aid, p in zip(ids, planned) for d in p[3]
+            ]
+            if decisions:
+                decision_store.insert(s, decisions, next_seq(s), now)
+            machine_store.record_push(s, {m for _, m, _, _, _ in planned}, now)
+        for aid, (i, _, a, _, outcome) in zip(ids, planned):
+            cast(list[str], results[i]).append(str(aid))
+            if self.notifier is not None and outcome is not None and outcome.notifications:
+                self.notifier(aid, a, outcome.notifications)
+        if sum(len(p[3]) for p in planned) >= 1000:
+            self.maintain_statistics()
+        return results
+
+    @staticmethod
+    def _parse_request(payload: Any) -> list[AlertIn]:
         if not isinstance(payload, list):
             raise BadRequest("expected a JSON array of alerts")
         if len(payload) > MAX_ALERTS_PER_REQUEST:
             raise BadRequest(f"too many alerts in one request (at most {MAX_ALERTS_PER_REQUEST})")
-        alerts = [parse_alert(doc, f"alerts[{i}]") for i, doc in enumerate(payload)]
-        now = self.clock()
-        planned: list[tuple[AlertIn, list[decision_store.NewDecision], ProfileResult | None]] = []
-        with self._read() as s:
-            kept = [a for a in alerts if not self._allowlisted(s, a, now)]
-        for a in kept:
-            if a.decisions:
-                planned.append((a, [self._given(a, d) for d in a.decisions], None))
-            else:
-                outcome = evaluate(self.profiles, a)
-                planned.append((a, outcome.decisions, outcome))
-        stored: list[tuple[int, AlertIn, ProfileResult | None]] = []
-        with self._write() as s:
-            seq = next_seq(s) if any(d for _, d, _ in planned) else 0
-            for a, decisions, res in planned:
-                row = alert_store.insert(s, machine_id, a, now)
-                if decisions:
-                    decision_store.insert(s, row.id, decisions, seq, now)
-                stored.append((row.id, a, res))
-            m = machine_store.get_machine(s, machine_id)
-            if m is not None:
-                m.last_push = now.replace(tzinfo=None)
-        if self.notifier is not None:
-            for aid, a, result in stored:
-                if result is not None and result.notifications:
-                    self.notifier(aid, a, result.notifications)
-        return [str(aid) for aid, _, _ in stored]
+        return [parse_alert(doc, f"alerts[{i}]") for i, doc in enumerate(payload)]
+
+    def _decide(self, alert: AlertIn) -> tuple[list[decision_store.NewDecision], ProfileResult | None]:
+        if alert.decisions:
+            return [self._given(alert, d) for d in alert.decisions], None
+        outcome = evaluate(self.profiles, alert)
+        return outcome.decisions, outcome
 
     def _given(self, alert: AlertIn, d: Any) -> decision_store.NewDecision:
         """A decision provided in the payload (cscli ``decisions add``)."""
@@ -320,6 +356,35 @@ class LapiService:
         with self._read() as s:
             head = current_seq(s)  # read first: every change up to it is in the next query
             return decision_store.changes_since(s, seq), head
+
+    def maintain_statistics(self) -> None:
+        """SQLite: re-ANALYZE when the tables grew by a quarter (and 1000 rows) since last time."""
+        if self.db.dialect != "sqlite":
+            return
+        with self._read() as s:
+            marker = retention_store.table_growth_marker(s)
+        if marker - self._analyzed_at >= max(1000, self._analyzed_at // 4):
+            with self._write() as s:
+                retention_store.analyze_sqlite(s)
+            self._analyzed_at = marker
+
+    def flush(self) -> FlushReport:
+        """Apply the retention policy (and drop finished decision rows nobody needs)."""
+        with self._write() as s:
+            report = retention_store.flush(s, self.retention, self.clock())
+        if self.db.dialect == "sqlite" and (report.alerts or report.decisions):
+            with self._write() as s:
+                retention_store.reclaim_sqlite(s)
+        self.maintain_statistics()
+        if report.alerts or report.bouncers or report.machines:
+            log.info(
+                "flushed %d alerts, %d decisions, %d bouncers, %d machines",
+                report.alerts,
+                report.decisions,
+                report.bouncers,
+                report.machines,
+            )
+        return report
 
     # --- allowlists ------------------------------------------------------------------
     def create_allowlist(self, name: str, description: str = "") -> None:

@@ -45,7 +45,7 @@ async def push_alerts(request: web.Request) -> web.Response:
     machine_id = await require_machine(request)
     payload = await json_body(request)
     st = state(request)
-    ids = await st.write_and_sync(st.service.create_alerts, machine_id, payload)
+    ids = await st.push_alerts(machine_id, payload)
     return json_response(ids, 201)
 
 

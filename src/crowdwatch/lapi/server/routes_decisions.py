@@ -63,7 +63,7 @@ async def stream(request: web.Request) -> web.Response:
     startup = params.boolean(q, "startup", False)
     st = state(request)
     now = st.service.clock()
-    cursor = None if startup else st.cursors.get(bouncer.id)
+    cursor = None if startup else await st.cursor(bouncer.id)
     answer = st.index.stream(cursor, flt.predicate(), now)
     moved = answer.cursor != cursor
     st.cursors[bouncer.id] = answer.cursor

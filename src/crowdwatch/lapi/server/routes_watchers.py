@@ -38,7 +38,7 @@ async def register(request: web.Request) -> web.Response:
     await state(request).write(
         state(request).service.register_machine, machine_id, password, client_ip(request)
     )
-    return web.Response(status=201)
+    return web.Response(status=201, content_type="application/json")
 
 
 @routes.post("/v1/watchers/login")
@@ -92,4 +92,4 @@ async def delete_self(request: web.Request) -> web.Response:
 async def heartbeat(request: web.Request) -> web.Response:
     machine_id = await require_machine(request)
     await state(request).write(state(request).service.heartbeat, machine_id)
-    return web.Response(status=200)
+    return web.Response(status=200, content_type="application/json")

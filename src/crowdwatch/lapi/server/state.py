@@ -24,6 +24,8 @@ SYNC_INTERVAL = 1.0  # s between polls of the database for changes made by other
 PULL_FLUSH_INTERVAL = 2.0  # s between writes of bouncers' last pull / cursor
 CACHE_TTL = 10.0  # s a looked-up machine or API key is trusted without asking the database
 COMPACT_INTERVAL = 60.0
+ALERT_BATCH = 200  # alert requests per transaction at most
+FLUSH_INTERVAL = 60.0
 
 
 class ServerState:
@@ -40,6 +42,12 @@ class ServerState:
         self.pulls: dict[int, BouncerSeen] = {}
         self._bouncers: dict[str, tuple[float, BouncerInfo]] = {}
         self._machines: dict[str, float] = {}
+        # Another LAPI process may have served a bouncer since: on a shared database the cursor
+        # is read back at each poll (written back within PULL_FLUSH_INTERVAL).
+        self.shared_cursors = service.db.dialect != "sqlite"
+        # Alert pushes waiting for the writer: stored together in one transaction (group commit).
+        self._pending_alerts: list[tuple[str, Any, asyncio.Future[list[str]]]] = []
+        self._alert_writer: asyncio.Task[None] | None = None
 
     # --- threads ---------------------------------------------------------------------
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
@@ -53,6 +61,35 @@ class ServerState:
         result = await self.write(fn, *args)
         await self.sync()
         return result
+
+    async def push_alerts(self, machine_id: str, payload: Any) -> list[str]:
+        """Store one request's alerts; requests arriving while a batch is being written are
+        written together next, so concurrent agents share transactions."""
+        fut: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._pending_alerts.append((machine_id, payload, fut))
+        if self._alert_writer is None or self._alert_writer.done():
+            self._alert_writer = asyncio.create_task(self._write_alerts())
+        return await fut
+
+    async def _write_alerts(self) -> None:
+        while self._pending_alerts:
+            batch = self._pending_alerts[:ALERT_BATCH]
+            del self._pending_alerts[:ALERT_BATCH]
+            try:
+                results = await self.write(self.service.create_alerts_many, [(m, p) for m, p, _ in batch])
+                await self.sync()
+            except Exception as exc:  # a database failure: every request of the batch gets it
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, _, fut), result in zip(batch, results):
+                if fut.done():
+                    continue
+                if isinstance(result, Exception):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
 
     # --- index -----------------------------------------------------------------------
     async def sync(self) -> None:
@@ -101,6 +138,13 @@ class ServerState:
             self.cursors[info.id] = info.last_seq
         return info
 
+    async def cursor(self, bouncer_id: int) -> int | None:
+        if self.shared_cursors and bouncer_id not in self.pulls:
+            stored = await self.read(self.service.bouncer_cursor, bouncer_id)
+            if stored is not None and stored > self.cursors.get(bouncer_id, 0):
+                self.cursors[bouncer_id] = stored
+        return self.cursors.get(bouncer_id)
+
     def forget_machine(self, machine_id: str) -> None:
         self._machines.pop(machine_id, None)
 
@@ -111,6 +155,7 @@ class ServerState:
             asyncio.create_task(self._every(SYNC_INTERVAL, self._tick)),
             asyncio.create_task(self._every(PULL_FLUSH_INTERVAL, self.flush_pulls)),
             asyncio.create_task(self._every(COMPACT_INTERVAL, self._compact)),
+            asyncio.create_task(self._every(FLUSH_INTERVAL, self._flush)),
         ]
 
     async def stop(self) -> None:
@@ -140,6 +185,11 @@ class ServerState:
         if self.pulls:
             batch, self.pulls = self.pulls, {}
             await self.write(self.service.record_pulls, batch)
+
+    async def _flush(self) -> None:
+        await self.write(self.service.flush)
+        self._bouncers.clear()  # deleted bouncers' keys must stop working
+        self._machines.clear()
 
     async def _compact(self) -> None:
         self.index.compact(self.service.clock())

@@ -6,10 +6,10 @@ import uuid as uuidlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, delete, exists, func, select
+from sqlalchemy import ColumnElement, Table, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.alerts import AlertIn
@@ -20,44 +20,56 @@ from crowdwatch.lapi.storage.tables import Alert, Decision
 from crowdwatch.lapi.timefmt import format_duration, format_time, from_db, to_db
 
 
-def insert(session: Session, machine_id: str, alert: AlertIn, now: datetime) -> Alert:
+def _row(machine_id: str, alert: AlertIn, now: datetime) -> dict[str, Any]:
     src = alert.source
     ip = for_scope(src.scope, src.value)
-    row = Alert(
-        uuid=str(uuidlib.uuid4()),
-        machine_id=machine_id,
-        created_at=to_db(now),
-        scenario=alert.scenario,
-        scenario_hash=alert.scenario_hash,
-        scenario_version=alert.scenario_version,
-        message=alert.message,
-        events_count=alert.events_count,
-        start_at=to_db(alert.start_at),
-        stop_at=to_db(alert.stop_at),
-        capacity=alert.capacity,
-        leakspeed=alert.leakspeed,
-        simulated=alert.simulated,
-        remediation=alert.remediation,
-        kind=alert.kind,
-        source_scope=src.scope,
-        source_value=src.value,
-        source_ip=src.ip,
-        source_range=src.range,
-        source_as_number=src.as_number,
-        source_as_name=src.as_name,
-        source_country=src.cn,
-        source_latitude=src.latitude,
-        source_longitude=src.longitude,
-        source_start=ip.start_bytes if ip else None,
-        source_end=ip.end_bytes if ip else None,
-        source_prefix=ip.prefix if ip else None,
-        labels=orjson.dumps(alert.labels).decode(),
-        events=orjson.dumps(alert.events).decode(),
-        meta=orjson.dumps(alert.meta).decode(),
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return {
+        "uuid": str(uuidlib.uuid4()),
+        "machine_id": machine_id,
+        "created_at": to_db(now),
+        "scenario": alert.scenario,
+        "scenario_hash": alert.scenario_hash,
+        "scenario_version": alert.scenario_version,
+        "message": alert.message,
+        "events_count": alert.events_count,
+        "start_at": to_db(alert.start_at),
+        "stop_at": to_db(alert.stop_at),
+        "capacity": alert.capacity,
+        "leakspeed": alert.leakspeed,
+        "simulated": alert.simulated,
+        "remediation": alert.remediation,
+        "kind": alert.kind,
+        "source_scope": src.scope,
+        "source_value": src.value,
+        "source_ip": src.ip,
+        "source_range": src.range,
+        "source_as_number": src.as_number,
+        "source_as_name": src.as_name,
+        "source_country": src.cn,
+        "source_latitude": src.latitude,
+        "source_longitude": src.longitude,
+        "source_start": ip.start_bytes if ip else None,
+        "source_end": ip.end_bytes if ip else None,
+        "source_prefix": ip.prefix if ip else None,
+        "labels": orjson.dumps(alert.labels).decode(),
+        "events": orjson.dumps(alert.events).decode(),
+        "meta": orjson.dumps(alert.meta).decode(),
+    }
+
+
+_ALERTS = cast(Table, Alert.__table__)
+
+
+def insert_many(session: Session, alerts: list[tuple[str, AlertIn]], now: datetime) -> list[int]:
+    """Store alerts of (machine_id, alert); their ids in the same order. One statement where the
+    database can return ids of a multi-row insert in order (SQLite, PostgreSQL, MariaDB)."""
+    rows = [_row(m, a, now) for m, a in alerts]
+    if not rows:
+        return []
+    if session.get_bind().dialect.insert_executemany_returning_sort_by_parameter_order:
+        stmt = _ALERTS.insert().returning(_ALERTS.c.id, sort_by_parameter_order=True)
+        return [int(r[0]) for r in session.execute(stmt, rows)]
+    return [int(session.execute(_ALERTS.insert(), row).inserted_primary_key[0]) for row in rows]  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -90,7 +102,7 @@ class AlertQuery:
             out.append(Alert.scenario == self.scenario)
         if self.ip is not None:
             if self.contains:
-                out.append(contains_clause(Alert.source_start, Alert.source_prefix, self.ip))
+                out.append(contains_clause(Alert.source_start, Alert.source_end, self.ip))
             else:
                 out.append(within_clause(Alert.source_start, Alert.source_end, self.ip))
         if self.since is not None:

@@ -87,7 +87,7 @@ def matches(session: Session, target: IpRange, now: datetime) -> list[tuple[str,
     rows = session.execute(
         select(Allowlist.name, AllowlistItem)
         .join(Allowlist, Allowlist.id == AllowlistItem.allowlist_id)
-        .where(contains_clause(AllowlistItem.start_ip, AllowlistItem.prefix, target), _unexpired(now))
+        .where(contains_clause(AllowlistItem.start_ip, AllowlistItem.end_ip, target), _unexpired(now))
         .order_by(AllowlistItem.id)
     ).all()
     return [(name, item) for name, item in rows]

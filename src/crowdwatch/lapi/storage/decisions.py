@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.decisions import DecisionRecord
@@ -43,33 +43,43 @@ _CHUNK = 500
 def _live_targets(
     session: Session, keys: set[tuple[str, str]], dbnow: datetime
 ) -> dict[tuple[str, str, str, str], tuple[int, datetime]]:
-    """Live enforceable decisions for (scope, value) pairs: key -> (id, until), longest first."""
+    """Live enforceable decisions for (scope, value) pairs: key -> (id, until), longest first.
+    Only the (scope, value) index is offered to the database (state and until are checked
+    here), so no query planner is tempted to walk every active decision instead."""
     found: dict[tuple[str, str, str, str], tuple[int, datetime]] = {}
-    pairs = list(keys)
-    for start in range(0, len(pairs), _CHUNK):
+    values = sorted({v for _, v in keys})
+    scopes = sorted({s for s, _ in keys})
+    cols = (
+        Decision.id,
+        Decision.scope,
+        Decision.value,
+        Decision.type,
+        Decision.origin,
+        Decision.until,
+        Decision.state,
+        Decision.simulated,
+    )
+    for start in range(0, len(values), _CHUNK):
         rows = session.execute(
-            select(
-                Decision.id, Decision.scope, Decision.value, Decision.type, Decision.origin, Decision.until
-            ).where(
-                tuple_(Decision.scope, Decision.value).in_(pairs[start : start + _CHUNK]),
-                Decision.state == ACTIVE,
-                Decision.simulated.is_(False),
-                Decision.until > dbnow,
+            select(*cols).where(
+                Decision.scope.in_(scopes), Decision.value.in_(values[start : start + _CHUNK])
             )
         ).all()
-        for id_, scope, value, type_, origin, until in rows:
+        for id_, scope, value, type_, origin, until, state, simulated in rows:
+            if state != ACTIVE or simulated or until <= dbnow or (scope, value) not in keys:
+                continue
             key = (scope, value, type_, origin)
             if key not in found or until > found[key][1]:
                 found[key] = (id_, until)
     return found
 
 
-def insert(session: Session, alert_id: int | None, items: list[NewDecision], seq: int, now: datetime) -> None:
+def insert(session: Session, items: list[tuple[int | None, NewDecision]], seq: int, now: datetime) -> None:
     """Store decisions. An enforceable decision identical in (scope, value, type, origin) to a
     live one is stored as MERGED and extends the live one's ``until`` instead of piling up."""
     dbnow = to_db(now)
     rows: list[dict[str, Any]] = []
-    for item in items:
+    for alert_id, item in items:
         ip = for_scope(item.scope, item.value)
         rows.append(
             {
@@ -167,11 +177,12 @@ def changes_since(session: Session, seq: int) -> list[DecisionRecord]:
     return out
 
 
-def contains_clause(start: Any, prefix: Any, ip: IpRange) -> ColumnElement[bool]:
-    """Rows whose CIDR block (``start``, ``prefix``) contains ``ip``: one index probe per
-    candidate prefix length instead of a range scan."""
-    keys = [(p, (ip.start & mask(p)).to_bytes(16, "big")) for p in range(ip.prefix + 1)]
-    return tuple_(prefix, start).in_(keys)
+def contains_clause(start: Any, end: Any, ip: IpRange) -> ColumnElement[bool]:
+    """Rows whose CIDR block (``start``..``end``) contains ``ip``. Such a block starts at
+    ``ip`` masked to the block's length, so this is one index probe per possible length
+    (``start IN (...)``) instead of a range scan over every smaller start."""
+    starts = sorted({(ip.start & mask(p)).to_bytes(16, "big") for p in range(ip.prefix + 1)})
+    return and_(start.in_(starts), end >= ip.end_bytes)
 
 
 def within_clause(start: Any, end: Any, ip: IpRange) -> ColumnElement[bool]:
@@ -208,7 +219,7 @@ class DecisionQuery:
             out.append(Decision.scenario == self.scenario)
         if self.ip is not None:
             if self.contains:
-                out.append(contains_clause(Decision.start_ip, Decision.prefix, self.ip))
+                out.append(contains_clause(Decision.start_ip, Decision.end_ip, self.ip))
             else:
                 out.append(within_clause(Decision.start_ip, Decision.end_ip, self.ip))
         return out

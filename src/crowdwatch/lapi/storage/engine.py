@@ -77,6 +77,8 @@ def _sqlite_engine(url: URL, *, read_only: bool, wal: bool) -> Engine:
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not read_only:
+            cur.execute("PRAGMA auto_vacuum = INCREMENTAL")  # effective when the file is created
         if wal and not read_only:
             cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")

@@ -58,6 +58,13 @@ def delete_machine(session: Session, machine_id: str) -> bool:
     return bool(session.execute(delete(Machine).where(Machine.machine_id == machine_id)).rowcount)  # type: ignore[attr-defined]
 
 
+def record_push(session: Session, machine_ids: set[str], now: datetime) -> None:
+    if machine_ids:
+        session.execute(
+            update(Machine).where(Machine.machine_id.in_(sorted(machine_ids))).values(last_push=to_db(now))
+        )
+
+
 def validate_machine(session: Session, machine_id: str) -> bool:
     res = session.execute(update(Machine).where(Machine.machine_id == machine_id).values(is_validated=True))
     return bool(res.rowcount)  # type: ignore[attr-defined]
@@ -105,6 +112,11 @@ def bouncer_by_hash(session: Session, key_hash: str) -> BouncerInfo | None:
 def bouncer_by_name(session: Session, name: str) -> BouncerInfo | None:
     row = session.execute(select(Bouncer).where(Bouncer.name == name)).scalar_one_or_none()
     return BouncerInfo(row.id, row.name, row.revoked, row.last_seq) if row else None
+
+
+def bouncer_cursor(session: Session, bouncer_id: int) -> int | None:
+    value = session.execute(select(Bouncer.last_seq).where(Bouncer.id == bouncer_id)).scalar_one_or_none()
+    return int(value) if value else None
 
 
 def list_bouncers(session: Session) -> list[Bouncer]:
