@@ -486,7 +486,10 @@ def main() -> None:
         "--hub", type=Path, default=ROOT.parent / "shared" / "hub", help="hub (default ../shared/hub)"
     )
     ap.add_argument(
-        "--logs", type=Path, default=ROOT / "bench" / "out", help="log directory (generated if needed)"
+        "--logs",
+        type=Path,
+        default=ROOT / "bench" / "out" / "replay",
+        help="log directory, generated if needed (default bench/out/replay)",
     )
     ap.add_argument("--lines", type=int, default=1_000_000, help="lines per generated log (default 1000000)")
     ap.add_argument(

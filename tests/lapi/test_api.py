@@ -251,11 +251,16 @@ def test_malformed_injected_and_oversized_requests(live: LiveServer) -> None:
     assert live.call("GET", "/v1/alerts", token=token).status == 200
 
 
-def test_head_variants_have_no_body(live: LiveServer) -> None:
+def test_head_variants_have_no_body_and_consume_nothing(live: LiveServer) -> None:
     r = live.call("HEAD", "/v1/decisions", key=BOUNCER_KEY)
     assert r.status == 200 and r.body == b""
     r = live.call("HEAD", "/v1/decisions/stream?startup=true", key=BOUNCER_KEY)
     assert r.status == 200 and r.body == b""
+    live.call("GET", "/v1/decisions/stream?startup=true", key=BOUNCER_KEY)
+    _push(live, live.login(), _now_alert("9.9.9.9"))
+    assert live.call("HEAD", "/v1/decisions/stream", key=BOUNCER_KEY).status == 200
+    got = live.call("GET", "/v1/decisions/stream", key=BOUNCER_KEY).json
+    assert [d["value"] for d in got["new"]] == ["9.9.9.9"]
 
 
 def test_usage_metrics(live: LiveServer) -> None:
@@ -326,7 +331,10 @@ def test_two_servers_on_one_database_serve_the_same_decisions(live: LiveServer, 
             got = other.call("GET", "/v1/decisions/stream", key=BOUNCER_KEY).json
             assert [d["value"] for d in got["new"]] == ["8.8.8.8"]
             time.sleep(2.5)  # cursors are written back every 2 s
-            assert live.call("GET", "/v1/decisions/stream", key=BOUNCER_KEY).json == {"new": [], "deleted": []}
+            assert live.call("GET", "/v1/decisions/stream", key=BOUNCER_KEY).json == {
+                "new": [],
+                "deleted": [],
+            }
         other_token = other.login()  # same JWT secret: tokens of one are valid on the other
         assert other.call("GET", "/v1/heartbeat", token=token).status == 200
         assert other.call("DELETE", "/v1/decisions?ip=7.7.7.7", token=other_token).json == {"nbDeleted": "1"}

@@ -9,7 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from crowdwatch.lapi.errors import BadRequest, ProfileRuntimeError
 from crowdwatch.lapi.iprange import parse_ip, parse_range
+from crowdwatch.lapi.profiles import parse_profiles
 from crowdwatch.lapi.service import LapiService
 from crowdwatch.lapi.storage import Database
 from crowdwatch.lapi.storage.alerts import AlertQuery
@@ -170,3 +172,33 @@ def test_retention(service: LapiService, db: Database, clock: Clock) -> None:
     clock.now += timedelta(hours=5)
     assert service.flush().alerts == 1
     assert [a["source"]["value"] for a in service.search_alerts(AlertQuery())] == ["5.5.5.5"]
+
+
+def test_requests_written_together_fail_alone(service: LapiService) -> None:
+    bad_profile = LapiService(service.db, parse_profiles("name: p\nfilters: ['Alert.GetScenario()']\n", "p"))
+    got = bad_profile.create_alerts_many(
+        [("m", [make_alert("1.1.1.1")]), ("m", [make_alert(decisions=[_cscli("2.2.2.2", "1h")])])]
+    )
+    assert isinstance(got[0], ProfileRuntimeError) and got[1] == ["1"]
+    got = service.create_alerts_many(
+        [
+            ("a", [make_alert("3.3.3.3"), make_alert("4.4.4.4")]),
+            ("b", {"not": "a list"}),
+            ("c", [make_alert("3.3.3.3")]),
+        ]
+    )
+    assert got[0] == ["2", "3"] and isinstance(got[1], BadRequest) and got[2] == ["4"]
+    alerts = service.search_alerts(AlertQuery(value="3.3.3.3"))
+    assert sorted(a["machine_id"] for a in alerts) == ["a", "c"]
+    states = sorted(d["value"] for a in alerts for d in a["decisions"])
+    assert states == ["3.3.3.3", "3.3.3.3"]  # one active, one merged into it
+
+
+def test_notifications_hook(db: Database, clock: Clock) -> None:
+    calls: list[tuple[int, str, list[tuple[str, str]]]] = []
+    text = "name: p\nfilters: ['true']\ndecisions: [{type: ban}]\nnotifications: [slack, mail]\n"
+    svc = LapiService(
+        db, parse_profiles(text, "p"), clock=clock, notifier=lambda i, a, n: calls.append((i, a.scenario, n))
+    )
+    svc.create_alerts("m", [make_alert()])
+    assert calls == [(1, "crowdsecurity/ssh-bf", [("p", "slack"), ("p", "mail")])]

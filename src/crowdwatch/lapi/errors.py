@@ -29,10 +29,6 @@ class NotFound(LapiError):
     status = 404
 
 
-class Conflict(LapiError):
-    status = 409
-
-
 class ProfileRuntimeError(LapiError):
     """A profile filter failed and its ``on_error`` is empty: CrowdSec refuses the whole batch."""
 

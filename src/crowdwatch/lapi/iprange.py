@@ -36,10 +36,6 @@ class IpRange:
     def end_bytes(self) -> bytes:
         return self.end.to_bytes(16, "big")
 
-    @property
-    def is_v4(self) -> bool:
-        return self.start >> 32 == 0xFFFF and self.prefix >= 96
-
     def contains(self, other: IpRange) -> bool:
         return self.start <= other.start and other.end <= self.end
 
@@ -49,7 +45,7 @@ def mask(prefix: int) -> int:
     return (_ALL << (128 - prefix)) & _ALL
 
 
-def _from_network(net: ipaddress.IPv4Network | ipaddress.IPv6Network, host: bool) -> IpRange:
+def _from_network(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> IpRange:
     if (
         isinstance(net, ipaddress.IPv6Network)
         and net.network_address.ipv4_mapped is not None
@@ -63,8 +59,7 @@ def _from_network(net: ipaddress.IPv4Network | ipaddress.IPv6Network, host: bool
         start = int(net.network_address)
         prefix = net.prefixlen
     end = start | (~mask(prefix) & _ALL)
-    text = str(net.network_address) if host and net.prefixlen == net.max_prefixlen else str(net)
-    return IpRange(start, end, prefix, text)
+    return IpRange(start, end, prefix, str(net))
 
 
 def parse_ip(text: str) -> IpRange | None:
@@ -98,7 +93,7 @@ def parse_range(text: str) -> IpRange | None:
         net = ipaddress.ip_network(t, strict=False)
     except ValueError:
         return None
-    return _from_network(net, host=False)
+    return _from_network(net)
 
 
 def parse_ip_or_range(text: str, what: str = "value") -> IpRange:

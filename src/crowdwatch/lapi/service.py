@@ -20,7 +20,7 @@ from crowdwatch.lapi import auth
 from crowdwatch.lapi.alerts import AlertIn, parse_alert
 from crowdwatch.lapi.decisions import CountProvider, DecisionRecord
 from crowdwatch.lapi.errors import BadRequest, Forbidden, LapiError, NotFound
-from crowdwatch.lapi.iprange import IpRange, parse_ip_or_range
+from crowdwatch.lapi.iprange import IpRange, parse_ip_or_range, parse_range
 from crowdwatch.lapi.profiles import Notifier, Profile, ProfileResult, evaluate
 from crowdwatch.lapi.storage import Database
 from crowdwatch.lapi.storage import alerts as alert_store
@@ -48,6 +48,18 @@ class MachineLogin:
 def _check_name(name: str, what: str) -> None:
     if not name or len(name) > NAME_LEN or any(c.isspace() or not c.isprintable() for c in name):
         raise BadRequest(f"invalid {what} {name[:64]!r}: 1 to {NAME_LEN} printable characters, no spaces")
+
+
+def _allowlisted(alert: AlertIn, allowed: list[tuple[str, IpRange]]) -> bool:
+    src = alert.source
+    target = parse_range(src.value) if src.scope in ("Ip", "Range") else None
+    if target is None:
+        return False
+    for name, item in allowed:
+        if item.contains(target):
+            log.info("alert %s for %s dropped: allowlisted by %s", alert.scenario, src.value, name)
+            return True
+    return False
 
 
 class LapiService:
@@ -255,10 +267,13 @@ class LapiService:
                 parsed.append((i, machine_id, self._parse_request(payload)))
             except LapiError as exc:
                 results[i] = exc
-        with self._read() as s:
-            parsed = [
-                (i, m, [a for a in alerts if not self._allowlisted(s, a, now)]) for i, m, alerts in parsed
-            ]
+        if any(a.source.scope in ("Ip", "Range") for _, _, alerts in parsed for a in alerts):
+            with self._read() as s:
+                allowed = allow_store.active_ranges(s, now)
+            if allowed:
+                parsed = [
+                    (i, m, [a for a in alerts if not _allowlisted(a, allowed)]) for i, m, alerts in parsed
+                ]
         planned: list[tuple[int, str, AlertIn, list[decision_store.NewDecision], ProfileResult | None]] = []
         for i, machine_id, alerts in parsed:
             try:
@@ -309,19 +324,6 @@ class LapiService:
             until=alert.stop_at + parse_duration(d.duration),
             simulated=d.simulated or alert.simulated,
         )
-
-    def _allowlisted(self, s: Session, alert: AlertIn, now: datetime) -> bool:
-        src = alert.source
-        if src.scope not in ("Ip", "Range"):
-            return False
-        try:
-            target = parse_ip_or_range(src.value)
-        except BadRequest:
-            return False
-        hits = allow_store.matches(s, target, now)
-        if hits:
-            log.info("alert %s for %s dropped: allowlisted by %s", alert.scenario, src.value, hits[0][0])
-        return bool(hits)
 
     def search_alerts(self, query: alert_store.AlertQuery) -> list[dict[str, Any]]:
         with self._read() as s:

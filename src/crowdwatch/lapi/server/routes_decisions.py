@@ -65,6 +65,8 @@ async def stream(request: web.Request) -> web.Response:
     now = st.service.clock()
     cursor = None if startup else await st.cursor(bouncer.id)
     answer = st.index.stream(cursor, flt.predicate(), now)
+    if request.method == "HEAD":  # answers like GET but delivers nothing: the cursor stays
+        return raw_json(b"")
     moved = answer.cursor != cursor
     st.cursors[bouncer.id] = answer.cursor
     st.pulls[bouncer.id] = BouncerSeen(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from crowdwatch.lapi.decisions import DecisionRecord
 from crowdwatch.lapi.server.options import ServerOptions
 from crowdwatch.lapi.service import LapiService
 from crowdwatch.lapi.storage.machines import BouncerInfo, BouncerSeen
@@ -57,10 +58,19 @@ class ServerState:
         return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
 
     async def write_and_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        """A change to decisions, visible to bouncers when this returns."""
-        result = await self.write(fn, *args)
-        await self.sync()
+        """A change to decisions, visible to bouncers when this returns. The writer thread
+        also reads the resulting changes, saving a second hand-over between threads."""
+        async with self._sync_lock:
+            result, (changes, head) = await self.write(self._then_changes, fn, args, self.index.seq)
+            self.index.apply(changes, self.service.clock())
+            self.index.advance(head)
         return result
+
+    def _then_changes(
+        self, fn: Callable[..., T], args: tuple[Any, ...], since: int
+    ) -> tuple[T, tuple[list[DecisionRecord], int]]:
+        result = fn(*args)
+        return result, self.service.changes_since(since)
 
     async def push_alerts(self, machine_id: str, payload: Any) -> list[str]:
         """Store one request's alerts; requests arriving while a batch is being written are
@@ -76,8 +86,8 @@ class ServerState:
             batch = self._pending_alerts[:ALERT_BATCH]
             del self._pending_alerts[:ALERT_BATCH]
             try:
-                results = await self.write(self.service.create_alerts_many, [(m, p) for m, p, _ in batch])
-                await self.sync()
+                requests = [(m, p) for m, p, _ in batch]
+                results = await self.write_and_sync(self.service.create_alerts_many, requests)
             except Exception as exc:  # a database failure: every request of the batch gets it
                 for _, _, fut in batch:
                     if not fut.done():

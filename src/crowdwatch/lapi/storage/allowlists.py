@@ -93,6 +93,25 @@ def matches(session: Session, target: IpRange, now: datetime) -> list[tuple[str,
     return [(name, item) for name, item in rows]
 
 
+def active_ranges(session: Session, now: datetime) -> list[tuple[str, IpRange]]:
+    """Every unexpired item as (allowlist name, range): alert batches check these in memory."""
+    rows = session.execute(
+        select(
+            Allowlist.name,
+            AllowlistItem.start_ip,
+            AllowlistItem.end_ip,
+            AllowlistItem.prefix,
+            AllowlistItem.value,
+        )
+        .join(Allowlist, Allowlist.id == AllowlistItem.allowlist_id)
+        .where(_unexpired(now))
+    ).all()
+    return [
+        (name, IpRange(int.from_bytes(start, "big"), int.from_bytes(end, "big"), prefix, value))
+        for name, start, end, prefix, value in rows
+    ]
+
+
 def to_dict(al: Allowlist, items: list[AllowlistItem] | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": al.name,
