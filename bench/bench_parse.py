@@ -19,18 +19,18 @@ markdown table.
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from benchutil import FakeLapi, measured
 
 ROOT = Path(__file__).resolve().parent.parent
 CROWDSEC = "/usr/bin/crowdsec"
@@ -66,19 +66,12 @@ class Run:
     parsed: int | None = None
 
 
-def run_measured(
-    cmd: list[str], env: dict[str, str] | None = None, stdout: int | None = subprocess.PIPE
-) -> tuple[float, int, str]:
-    """Run ``cmd``; return (wall seconds, peak RSS KiB of that child, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, env=env, text=True)
-    out = proc.stdout.read() if proc.stdout is not None else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}")
-    return wall, usage.ru_maxrss, out
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Run ``cmd``; return (wall seconds, peak RSS KiB of that child alone, stdout)."""
+    code, wall, _, rss, out, err = measured(cmd, env)
+    if code != 0:
+        raise RuntimeError(f"{cmd[0]} exited with {code}: {err.strip()[-500:]}")
+    return wall, rss, out
 
 
 # --- crowdwatch (child process) --------------------------------------------------------
@@ -133,29 +126,6 @@ def crowdwatch_run(hub: Path, ds: Dataset, log: Path, dump: Path | None = None) 
 # --- CrowdSec ------------------------------------------------------------------------------
 
 
-class _FakeLapi(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = (
-            {"code": 200, "expire": "2099-01-01T00:00:00Z", "token": "bench"} if "login" in self.path else []
-        )
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def start_fake_lapi() -> int:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeLapi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server.server_address[1]
-
-
 def crowdsec_config(tmp: Path, hub: Path, ds: Dataset, lapi_port: int) -> Path:
     """A throwaway CrowdSec config dir with exactly ``ds.parsers`` installed (copied from the hub)."""
     index = json.loads((hub / ".index.json").read_text())
@@ -194,7 +164,7 @@ def crowdsec_cmd(cfg: Path, log: Path, ds: Dataset, dump: Path | None = None) ->
 
 def crowdsec_run(cfg: Path, ds: Dataset, log: Path, baseline: float, lines: int) -> Run:
     env = {**os.environ, "TZ": "UTC"}
-    wall, rss, _ = run_measured(crowdsec_cmd(cfg, log, ds), env=env, stdout=subprocess.DEVNULL)
+    wall, rss, _ = run_measured(crowdsec_cmd(cfg, log, ds), env=env)
     return Run(wall, max(wall - baseline, 1e-9), rss, lines)
 
 
@@ -203,7 +173,7 @@ def crowdsec_dump(cfg: Path, ds: Dataset, log: Path, out: Path) -> dict[str, Any
     import yaml
 
     out.mkdir()
-    run_measured(crowdsec_cmd(cfg, log, ds, out), env={**os.environ, "TZ": "UTC"}, stdout=subprocess.DEVNULL)
+    run_measured(crowdsec_cmd(cfg, log, ds, out), env={**os.environ, "TZ": "UTC"})
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     doc = yaml.load((out / "parser-dump.yaml").read_text(), Loader=loader)
     last = sorted(k for k in doc if k != "success")[-1]
@@ -288,7 +258,7 @@ def main() -> None:
     rows: list[str] = []
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        lapi_port = start_fake_lapi() if peer else 0
+        lapi_port = FakeLapi().port if peer else 0
         for ds in DATASETS:
             log = args.logs / ds.log
             sample = tmp / f"sample-{ds.log}"
@@ -306,9 +276,7 @@ def main() -> None:
                 cfg = crowdsec_config(tmp / f"cs-{ds.type}", args.hub, ds, lapi_port)
                 one = tmp / f"one-{ds.log}"
                 one.write_text(sample.read_text().splitlines()[0] + "\n")
-                baseline, _, _ = run_measured(
-                    crowdsec_cmd(cfg, one, ds), env={**os.environ, "TZ": "UTC"}, stdout=subprocess.DEVNULL
-                )
+                baseline, _, _ = run_measured(crowdsec_cmd(cfg, one, ds), env={**os.environ, "TZ": "UTC"})
                 cs = crowdsec_run(cfg, ds, log, baseline, cw.lines)
                 print(
                     f"[{ds.log}] crowdsec 1.4.6: wall {cs.wall:.2f} s (startup+shutdown {baseline:.2f} s), "
