@@ -2,7 +2,7 @@
 
 Plain script: ``python bench/bench_expr.py [HUB_DIR]``. Not a test; prints one line per
 expression. The hub scenario filters (data files loaded from ``HUB_DIR/data``, default
-``/work/shared/hub``; skipped if it is missing) are measured twice: compiled as today
+``../shared/hub``; skipped if it is missing) are measured twice: compiled as today
 ("fast") and with the predicate fast paths disabled ("generic").
 """
 
@@ -111,7 +111,7 @@ def main() -> None:
     for source in EXPRESSIONS:
         rate = bench(compile_expr(source).fn, [evt])
         print(f"{rate / 1e6:6.2f} M eval/s  {source}")
-    hub = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/hub")
+    hub = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "hub")
     if not (hub / "data").is_dir():
         print(f"(no hub data under {hub}: hub filters skipped)")
         return

@@ -20,7 +20,7 @@ from crowdwatch.expr.fastpaths import MAX_BUILDS, MAX_ENTRIES, ElementMemo, Stri
 from crowdwatch.expr.helpers import datafiles
 from crowdwatch.expr.parser import parse
 
-HUB = Path("/work/shared/hub")
+HUB = Path(__file__).resolve().parents[3] / "shared" / "hub"
 Fn = Callable[..., Any]
 CX = {"c": "any", "x": "any"}
 
@@ -338,7 +338,7 @@ REQUESTS = [
 @pytest.fixture
 def hub_filters() -> Iterator[list[str]]:
     if not (HUB / "scenarios").is_dir():
-        pytest.skip("/work/shared/hub is not available")
+        pytest.skip("../shared/hub is not available")
     datafiles.reset()
     filters = []
     for name in HUB_SCENARIOS:

@@ -12,7 +12,7 @@ from crowdwatch.expr.errors import ExprRuntimeError
 from crowdwatch.expr.helpers import datafiles, stash
 from crowdwatch.expr.values import Duration
 
-HUB_DATA = Path("/work/shared/hub/data")
+HUB_DATA = Path(__file__).resolve().parents[3] / "shared" / "hub" / "data"
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import yaml
 
 from crowdwatch.grok import PatternLibrary
 
-SHARED = Path("/work/shared")
+SHARED = Path(__file__).resolve().parents[3] / "shared"  # ../shared beside the checkout
 HUB = SHARED / "hub"
 CASES = SHARED / "hubtest" / "cases"
 

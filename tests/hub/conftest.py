@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path("/work/shared")
+SHARED = Path(__file__).resolve().parents[3] / "shared"  # ../shared beside the checkout
 SHARED_HUB = SHARED / "hub"
 SHARED_CASES = SHARED / "hubtest" / "cases"
 CHECK_PY = SHARED / "hubtest" / "check.py"
@@ -16,14 +16,14 @@ CHECK_PY = SHARED / "hubtest" / "check.py"
 @pytest.fixture
 def shared_hub() -> Path:
     if not (SHARED_HUB / ".index.json").is_file():
-        pytest.skip("/work/shared/hub (CrowdSec hub snapshot) is not available")
+        pytest.skip("../shared/hub (CrowdSec hub snapshot) is not available")
     return SHARED_HUB
 
 
 @pytest.fixture
 def shared_cases() -> Path:
     if not SHARED_CASES.is_dir() or not CHECK_PY.is_file():
-        pytest.skip("/work/shared/hubtest (hub test cases + check.py) is not available")
+        pytest.skip("../shared/hubtest (hub test cases + check.py) is not available")
     return SHARED_CASES
 
 

@@ -1,4 +1,4 @@
-"""The visible CrowdSec hub tests (/work/shared/hubtest/cases) replayed in-process.
+"""The visible CrowdSec hub tests (../shared/hubtest/cases) replayed in-process.
 
 A test passes when all its checked asserts (parser and scenario) hold; at least 95 % of all
 tests must pass, and the assert lines too.

@@ -22,7 +22,7 @@ from crowdwatch.hub.loadout import install_order, make_context, sort_files
 from crowdwatch.parser import ParserFile, ParserPipeline
 from crowdwatch.scenarios import ScenarioContext, ScenarioFile, ScenarioSet
 
-SHARED = Path("/work/shared")
+SHARED = Path(__file__).resolve().parents[3] / "shared"  # ../shared beside the checkout
 HUB = SHARED / "hub"
 CASES = SHARED / "hubtest" / "cases"
 CHECK_PY = SHARED / "hubtest" / "check.py"

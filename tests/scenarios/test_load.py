@@ -160,7 +160,7 @@ def test_data_files_are_loaded(tmp_path: Path) -> None:
     assert scen.pour(log_event(0, meta={"ua": "browser"})) == []
 
 
-HUB_SCENARIOS = Path("/work/shared/hub/scenarios")
+HUB_SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "hub" / "scenarios"
 
 
 @pytest.mark.skipif(not HUB_SCENARIOS.is_dir(), reason="hub snapshot not available")
