@@ -179,7 +179,9 @@ def run_compile(library: PatternLibrary, patterns: dict[str, list[str]]) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hub", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "hub")
-    parser.add_argument("--cases", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "hubtest" / "cases")
+    parser.add_argument(
+        "--cases", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "hubtest" / "cases"
+    )
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     library, patterns = load(args.hub)
