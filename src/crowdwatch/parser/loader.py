@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crowdwatch import yamlutil
-from crowdwatch.expr.helpers import datafiles
+from crowdwatch.itemschema import load_data
 from crowdwatch.parser.errors import ParserLoadError
-from crowdwatch.parser.model import DataSpec, NodeSpec
+from crowdwatch.parser.model import NodeSpec
 from crowdwatch.parser.node import Node, NodeCompiler
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def load_nodes(files: Sequence[ParserFile], ctx: LoadContext, next_of: dict[str,
                 continue
             nodes.append(compiler.compile(spec, pfile.stage))
             for data in spec.data:
-                _load_data(data, ctx.data_dir, file)
+                load_data(data, ctx.data_dir, file, log, invalid=ParserLoadError)
     return nodes
 
 
@@ -87,25 +87,3 @@ def format_supported(text: str) -> bool:
     version = parts + (0,) * (width - len(parts))
     zeros = (0,) * (width - 1)
     return (FORMAT_MIN_MAJOR, *zeros) <= version <= (FORMAT_MAX_MAJOR, *zeros)
-
-
-def _load_data(data: DataSpec, data_dir: Path | None, file: str) -> None:
-    if not data.type:
-        return
-    if data_dir is None:
-        log.error("%s:%d: no data directory, cannot load %s", file, data.line, data.dest_file)
-        return
-    try:
-        datafiles.load(
-            data_dir,
-            str(data.dest_file),
-            str(data.type),
-            cache=data.cache,
-            strategy=str(data.strategy),
-            size=data.size,
-            ttl=str(data.ttl),
-        )
-    except OSError as exc:
-        log.error("%s:%d: cannot load data file %s: %s", file, data.line, data.dest_file, exc)
-    except ValueError as exc:
-        raise ParserLoadError(f"data file {data.dest_file}: {exc}", file, data.line) from None

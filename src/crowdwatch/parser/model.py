@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from crowdwatch.itemschema import DataSpec, StrictDecoder
 from crowdwatch.parser.errors import ParserLoadError
-from crowdwatch.yamlutil import Mapping, Scalar, YamlError, as_bool, as_int, as_str, is_null, type_name
+from crowdwatch.yamlutil import Mapping, Scalar, is_null, type_name
 
 NODE_KEYS = frozenset(
     {
@@ -40,7 +41,8 @@ GROK_KEYS = frozenset({"name", "pattern", "apply_on", "expression", "statics"})
 STATIC_KEYS = frozenset({"method", "parsed", "meta", "enriched", "target", "value", "expression"})
 STASH_KEYS = frozenset({"name", "key", "value", "ttl", "size", "strategy"})
 WHITELIST_KEYS = frozenset({"reason", "ip", "cidr", "expression"})
-DATA_KEYS = frozenset({"source_url", "dest_file", "type", "cache", "strategy", "size", "ttl"})
+
+_decode = StrictDecoder(ParserLoadError)
 
 
 @dataclass(slots=True)
@@ -58,8 +60,8 @@ class StaticSpec:
 
     @classmethod
     def from_yaml(cls, raw: Any, file: str) -> StaticSpec:
-        m = _mapping(raw, "static", file, STATIC_KEYS)
-        return cls(**{k: _str(m, k, file) for k in STATIC_KEYS}, line=m.line)
+        m = _decode.mapping(raw, "static", file, STATIC_KEYS)
+        return cls(**{k: _decode.text(m, k, file) for k in STATIC_KEYS}, line=m.line)
 
 
 @dataclass(slots=True)
@@ -73,13 +75,13 @@ class GrokSpec:
 
     @classmethod
     def from_yaml(cls, raw: Any, file: str) -> GrokSpec:
-        m = _mapping(raw, "grok", file, GROK_KEYS)
+        m = _decode.mapping(raw, "grok", file, GROK_KEYS)
         return cls(
-            name=_str(m, "name", file),
-            pattern=_str(m, "pattern", file),
-            apply_on=_str(m, "apply_on", file),
-            expression=_str(m, "expression", file),
-            statics=[StaticSpec.from_yaml(s, file) for s in _list(m, "statics", file)],
+            name=_decode.text(m, "name", file),
+            pattern=_decode.text(m, "pattern", file),
+            apply_on=_decode.text(m, "apply_on", file),
+            expression=_decode.text(m, "expression", file),
+            statics=[StaticSpec.from_yaml(s, file) for s in _decode.items(m, "statics", file)],
             line=m.line,
         )
 
@@ -99,15 +101,15 @@ class StashSpec:
 
     @classmethod
     def from_yaml(cls, raw: Any, file: str) -> StashSpec:
-        m = _mapping(raw, "stash entry", file, STASH_KEYS)
+        m = _decode.mapping(raw, "stash entry", file, STASH_KEYS)
         size = m.get("size")
         return cls(
-            name=_str(m, "name", file),
-            key=_str(m, "key", file),
-            value=_str(m, "value", file),
-            ttl=_str(m, "ttl", file),
-            size=0 if is_null(size) else _int(size, "stash size", file),
-            strategy=_str(m, "strategy", file),
+            name=_decode.text(m, "name", file),
+            key=_decode.text(m, "key", file),
+            value=_decode.text(m, "value", file),
+            ttl=_decode.text(m, "ttl", file),
+            size=0 if is_null(size) else _decode.integer(size, "stash size", file),
+            strategy=_decode.text(m, "strategy", file),
             line=m.line,
         )
 
@@ -122,46 +124,17 @@ class WhitelistSpec:
 
     @classmethod
     def from_yaml(cls, raw: Any, file: str) -> WhitelistSpec:
-        m = _mapping(raw, "whitelist", file, WHITELIST_KEYS)
+        m = _decode.mapping(raw, "whitelist", file, WHITELIST_KEYS)
         return cls(
-            reason=_str(m, "reason", file),
-            ip=_str_list(m, "ip", file),
-            cidr=_str_list(m, "cidr", file),
-            expression=_str_list(m, "expression", file),
+            reason=_decode.text(m, "reason", file),
+            ip=_decode.str_list(m, "ip", file, allow_null=True),
+            cidr=_decode.str_list(m, "cidr", file, allow_null=True),
+            expression=_decode.str_list(m, "expression", file, allow_null=True),
             line=m.line,
         )
 
     def has_entries(self) -> bool:
         return bool(self.ip or self.cidr or self.expression)
-
-
-@dataclass(slots=True)
-class DataSpec:
-    """A ``data`` entry (§4.9): ``cache``/``strategy``/``size``/``ttl`` set up a regexp result cache."""
-
-    source_url: str
-    dest_file: str
-    type: str
-    cache: bool | None
-    strategy: str
-    size: int
-    ttl: str  # Go duration text, "" when absent
-    line: int
-
-    @classmethod
-    def from_yaml(cls, raw: Any, file: str) -> DataSpec:
-        m = _mapping(raw, "data entry", file, DATA_KEYS)
-        cache, size = m.get("cache"), m.get("size")
-        return cls(
-            source_url=_str(m, "source_url", file),
-            dest_file=_str(m, "dest_file", file),
-            type=_str(m, "type", file),
-            cache=None if is_null(cache) else _bool(cache, "data cache", file),
-            strategy=_str(m, "strategy", file),
-            size=0 if is_null(size) else _int(size, "data size", file),
-            ttl=_str(m, "ttl", file),
-            line=m.line,
-        )
 
 
 @dataclass(slots=True)
@@ -191,30 +164,30 @@ class NodeSpec:
 
     @classmethod
     def from_yaml(cls, raw: Any, file: str) -> NodeSpec:
-        m = _mapping(raw, "node", file, NODE_KEYS)
+        m = _decode.mapping(raw, "node", file, NODE_KEYS)
         grok = None if is_null(m.get("grok")) else GrokSpec.from_yaml(m["grok"], file)
         wl = None if is_null(m.get("whitelist")) else WhitelistSpec.from_yaml(m["whitelist"], file)
         return cls(
             file=file,
             line=m.line,
-            name=_str(m, "name", file),
-            description=_str(m, "description", file),
-            author=_str(m, "author", file),
-            references=_str_list(m, "references", file),
-            format=_str(m, "format", file),
-            debug=_opt_bool(m, "debug", file),
-            profiling=_opt_bool(m, "profiling", file),
-            filter=_str(m, "filter", file),
-            onsuccess=_str(m, "onsuccess", file),
+            name=_decode.text(m, "name", file),
+            description=_decode.text(m, "description", file),
+            author=_decode.text(m, "author", file),
+            references=_decode.str_list(m, "references", file, allow_null=True),
+            format=_decode.text(m, "format", file),
+            debug=_decode.opt_bool(m, "debug", file),
+            profiling=_decode.opt_bool(m, "profiling", file),
+            filter=_decode.text(m, "filter", file),
+            onsuccess=_decode.text(m, "onsuccess", file),
             onsuccess_pos=m.get("onsuccess"),
-            stage=_str(m, "stage", file),
+            stage=_decode.text(m, "stage", file),
             pattern_syntax=_pattern_syntax(m, file),
             grok=None if grok is None or grok.is_empty() else grok,
-            nodes=[cls.from_yaml(n, file) for n in _list(m, "nodes", file)],
-            statics=[StaticSpec.from_yaml(s, file) for s in _list(m, "statics", file)],
-            stash=[StashSpec.from_yaml(s, file) for s in _list(m, "stash", file)],
+            nodes=[cls.from_yaml(n, file) for n in _decode.items(m, "nodes", file)],
+            statics=[StaticSpec.from_yaml(s, file) for s in _decode.items(m, "statics", file)],
+            stash=[StashSpec.from_yaml(s, file) for s in _decode.items(m, "stash", file)],
             whitelist=wl,
-            data=[DataSpec.from_yaml(d, file) for d in _list(m, "data", file)],
+            data=[DataSpec.from_yaml(d, file, _decode) for d in _decode.items(m, "data", file)],
         )
 
 
@@ -252,65 +225,7 @@ def parse_duration(text: str) -> float:
     return sign * total
 
 
-# --- strict decoding helpers -----------------------------------------------------------
-
-
-def _mapping(raw: Any, what: str, file: str, allowed: frozenset[str]) -> Mapping:
-    if not isinstance(raw, Mapping):
-        raise ParserLoadError.at(f"{what}: expected a mapping, got a {type_name(raw)}", file, raw)
-    for key in raw:
-        if key not in allowed:
-            line, col = raw.pos(key)
-            raise ParserLoadError(f"{what}: unknown key {str(key)!r}", file, line, col)
-    return raw
-
-
-def _str(m: Mapping, key: str, file: str) -> str:
-    """A Go string field: the scalar source text (kept as a :class:`Scalar` for its position)."""
-    value = m.get(key)
-    if isinstance(value, Scalar) and not is_null(value):
-        return value
-    try:
-        return as_str(value, key, file)
-    except YamlError as exc:
-        raise ParserLoadError.from_yaml(exc) from None
-
-
-def _opt_bool(m: Mapping, key: str, file: str) -> bool:
-    value = m.get(key)
-    return False if is_null(value) else _bool(value, key, file)
-
-
-def _bool(value: Any, what: str, file: str) -> bool:
-    try:
-        return as_bool(value, what, file)
-    except YamlError as exc:
-        raise ParserLoadError.from_yaml(exc) from None
-
-
-def _int(value: Any, what: str, file: str) -> int:
-    try:
-        return as_int(value, what, file)
-    except YamlError as exc:
-        raise ParserLoadError.from_yaml(exc) from None
-
-
-def _list(m: Mapping, key: str, file: str) -> list[Any]:
-    value = m.get(key)
-    if is_null(value):
-        return []
-    if not isinstance(value, list):
-        raise ParserLoadError.at(f"{key}: expected a list, got a {type_name(value)}", file, value)
-    return value
-
-
-def _str_list(m: Mapping, key: str, file: str) -> list[Scalar]:
-    out: list[Scalar] = []
-    for item in _list(m, key, file):
-        if not isinstance(item, Scalar):
-            raise ParserLoadError.at(f"{key}: expected a string, got a {type_name(item)}", file, item)
-        out.append(item)
-    return out
+# --- decoding helpers ------------------------------------------------------------------
 
 
 def _pattern_syntax(m: Mapping, file: str) -> list[tuple[Scalar, str]]:

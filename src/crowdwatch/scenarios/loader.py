@@ -18,13 +18,13 @@ from typing import Any
 from crowdwatch import yamlutil
 from crowdwatch.expr import compile_expr
 from crowdwatch.expr.errors import ExprSyntaxError
-from crowdwatch.expr.helpers import datafiles
 from crowdwatch.expr.helpers.durations import parse_go_duration
+from crowdwatch.itemschema import load_data
 from crowdwatch.parser.loader import format_supported
 from crowdwatch.scenarios.alert import IP, RANGE, ScopeRule
 from crowdwatch.scenarios.errors import ScenarioLoadError
 from crowdwatch.scenarios.factory import AfterHook, OverflowHook, PourHook, Scenario
-from crowdwatch.scenarios.model import DataSpec, ScenarioSpec
+from crowdwatch.scenarios.model import ScenarioSpec
 from crowdwatch.scenarios.processors import (
     Bayesian,
     BayesianCondition,
@@ -105,7 +105,10 @@ def compile_scenario(
     duration = _duration(spec.duration, "duration", spec)
     _check_type(spec, kind, leakspeed, duration)
     for data in spec.data:
-        _load_data(data, ctx.data_dir, file)
+        if not data.dest_file:
+            log.error("%s:%d: data entry without dest_file", file, data.line)
+            continue
+        load_data(data, ctx.data_dir, file, log)
     scope = _scope(spec)
     name = str(spec.name)
     scn = Scenario(
@@ -250,26 +253,3 @@ def _expr(text: str, what: str, spec: ScenarioSpec, env: dict[str, str]) -> Call
 def _at(message: str, file: str, value: Any, spec: ScenarioSpec) -> ScenarioLoadError:
     line, col = yamlutil.pos_of(value)
     return ScenarioLoadError(message, file, line or spec.line, col if line else 0)
-
-
-def _load_data(data: DataSpec, data_dir: Path | None, file: str) -> None:
-    if not data.dest_file:
-        log.error("%s:%d: data entry without dest_file", file, data.line)
-        return
-    if not data.type:
-        return
-    if data_dir is None:
-        log.error("%s:%d: no data directory, cannot load %s", file, data.line, data.dest_file)
-        return
-    try:
-        datafiles.load(
-            data_dir,
-            str(data.dest_file),
-            str(data.type),
-            cache=data.cache,
-            strategy=str(data.strategy),
-            size=data.size,
-            ttl=str(data.ttl),
-        )
-    except (OSError, ValueError) as exc:
-        log.error("%s:%d: cannot load data file %s: %s", file, data.line, data.dest_file, exc)

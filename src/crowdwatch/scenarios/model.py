@@ -11,15 +11,13 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from crowdwatch.itemschema import DataSpec, StrictDecoder
 from crowdwatch.scenarios.errors import ScenarioLoadError
 from crowdwatch.yamlutil import (
     Mapping,
     Scalar,
     YamlError,
-    as_bool,
     as_float,
-    as_int,
-    as_str,
     is_null,
     plain,
     type_name,
@@ -59,7 +57,8 @@ SCENARIO_KEYS = frozenset(
 )
 SCOPE_KEYS = frozenset({"type", "expression"})
 BAYESIAN_KEYS = frozenset({"condition", "prob_given_evil", "prob_given_benign", "guillotine"})
-DATA_KEYS = frozenset({"source_url", "dest_file", "type", "cache", "strategy", "size", "ttl"})
+
+_decode = StrictDecoder(ScenarioLoadError)
 
 
 def float32(value: float) -> float:
@@ -81,40 +80,12 @@ class BayesianConditionSpec:
 
     @classmethod
     def from_yaml(cls, raw: Any, file: str) -> BayesianConditionSpec:
-        m = _mapping(raw, "bayesian condition", file, BAYESIAN_KEYS)
+        m = _decode.mapping(raw, "bayesian condition", file, BAYESIAN_KEYS)
         return cls(
-            condition=_str(m, "condition", file),
+            condition=_decode.text(m, "condition", file),
             prob_given_evil=_float32(m, "prob_given_evil", file),
             prob_given_benign=_float32(m, "prob_given_benign", file),
-            guillotine=_opt_bool(m, "guillotine", file),
-            line=m.line,
-        )
-
-
-@dataclass(slots=True)
-class DataSpec:
-    """A ``data`` entry (ENGINE.md §4.9)."""
-
-    dest_file: str
-    type: str
-    cache: bool | None
-    strategy: str
-    size: int
-    ttl: str
-    line: int
-
-    @classmethod
-    def from_yaml(cls, raw: Any, file: str) -> DataSpec:
-        m = _mapping(raw, "data entry", file, DATA_KEYS)
-        _str(m, "source_url", file)
-        cache, size = m.get("cache"), m.get("size")
-        return cls(
-            dest_file=_str(m, "dest_file", file),
-            type=_str(m, "type", file),
-            cache=None if is_null(cache) else _bool(cache, "data cache", file),
-            strategy=_str(m, "strategy", file),
-            size=0 if is_null(size) else _int(size, "data size", file),
-            ttl=_str(m, "ttl", file),
+            guillotine=_decode.opt_bool(m, "guillotine", file),
             line=m.line,
         )
 
@@ -152,93 +123,51 @@ class ScenarioSpec:
 
     @classmethod
     def from_yaml(cls, raw: Any, file: str) -> ScenarioSpec:
-        m = _mapping(raw, "scenario", file, SCENARIO_KEYS)
+        m = _decode.mapping(raw, "scenario", file, SCENARIO_KEYS)
         for key in ("author", "version"):
-            _str(m, key, file)
-        _str_list(m, "references", file)
+            _decode.text(m, key, file)
+        _decode.str_list(m, "references", file, allow_null=False)
         for key in ("debug", "profiling", "simulated"):
-            _opt_bool(m, key, file)
+            _decode.opt_bool(m, key, file)
         scope = m.get("scope")
-        scope_m = None if is_null(scope) else _mapping(scope, "scope", file, SCOPE_KEYS)
+        scope_m = None if is_null(scope) else _decode.mapping(scope, "scope", file, SCOPE_KEYS)
         conditions = m.get("bayesian_conditions")
         return cls(
             file=file,
             line=m.line,
-            name=_str(m, "name", file),
-            description=_str(m, "description", file),
-            type=_str(m, "type", file),
-            format=_str(m, "format", file),
-            filter=_str(m, "filter", file),
-            groupby=_str(m, "groupby", file),
-            distinct=_str(m, "distinct", file),
-            capacity=_opt_int(m, "capacity", file),
-            leakspeed=_str(m, "leakspeed", file),
-            duration=_str(m, "duration", file),
-            cache_size=_opt_int(m, "cache_size", file),
-            blackhole=_str(m, "blackhole", file),
-            reprocess=_opt_bool(m, "reprocess", file),
-            overflow_filter=_str(m, "overflow_filter", file),
-            cancel_on=_str(m, "cancel_on", file),
-            condition=_str(m, "condition", file),
+            name=_decode.text(m, "name", file),
+            description=_decode.text(m, "description", file),
+            type=_decode.text(m, "type", file),
+            format=_decode.text(m, "format", file),
+            filter=_decode.text(m, "filter", file),
+            groupby=_decode.text(m, "groupby", file),
+            distinct=_decode.text(m, "distinct", file),
+            capacity=_decode.opt_int(m, "capacity", file),
+            leakspeed=_decode.text(m, "leakspeed", file),
+            duration=_decode.text(m, "duration", file),
+            cache_size=_decode.opt_int(m, "cache_size", file),
+            blackhole=_decode.text(m, "blackhole", file),
+            reprocess=_decode.opt_bool(m, "reprocess", file),
+            overflow_filter=_decode.text(m, "overflow_filter", file),
+            cancel_on=_decode.text(m, "cancel_on", file),
+            condition=_decode.text(m, "condition", file),
             bayesian_prior=_float32(m, "bayesian_prior", file),
             bayesian_threshold=_float32(m, "bayesian_threshold", file),
             bayesian_conditions=None
             if is_null(conditions)
-            else [BayesianConditionSpec.from_yaml(c, file) for c in _list(m, "bayesian_conditions", file)],
-            scope_type=_str(scope_m, "type", file) if scope_m is not None else "",
-            scope_expression=_str(scope_m, "expression", file) if scope_m is not None else "",
+            else [
+                BayesianConditionSpec.from_yaml(c, file)
+                for c in _decode.items(m, "bayesian_conditions", file)
+            ],
+            scope_type=_decode.text(scope_m, "type", file) if scope_m is not None else "",
+            scope_expression=_decode.text(scope_m, "expression", file) if scope_m is not None else "",
             labels=_labels(m, file),
             remediation=_remediation(m),
-            data=[DataSpec.from_yaml(d, file) for d in _list(m, "data", file)],
+            data=[DataSpec.from_yaml(d, file, _decode) for d in _decode.items(m, "data", file)],
         )
 
 
-# --- strict decoding helpers -------------------------------------------------------------
-
-
-def _mapping(raw: Any, what: str, file: str, allowed: frozenset[str]) -> Mapping:
-    if not isinstance(raw, Mapping):
-        raise ScenarioLoadError.at(f"{what}: expected a mapping, got a {type_name(raw)}", file, raw)
-    for key in raw:
-        if key not in allowed:
-            line, col = raw.pos(key)
-            raise ScenarioLoadError(f"{what}: unknown key {str(key)!r}", file, line, col)
-    return raw
-
-
-def _str(m: Mapping, key: str, file: str) -> str:
-    """A Go string field: the scalar source text (kept as a :class:`Scalar` for its position)."""
-    value = m.get(key)
-    if isinstance(value, Scalar) and not is_null(value):
-        return value
-    try:
-        return as_str(value, key, file)
-    except YamlError as exc:
-        raise ScenarioLoadError.from_yaml(exc) from None
-
-
-def _opt_bool(m: Mapping, key: str, file: str) -> bool:
-    value = m.get(key)
-    return False if is_null(value) else _bool(value, key, file)
-
-
-def _bool(value: Any, what: str, file: str) -> bool:
-    try:
-        return as_bool(value, what, file)
-    except YamlError as exc:
-        raise ScenarioLoadError.from_yaml(exc) from None
-
-
-def _opt_int(m: Mapping, key: str, file: str) -> int:
-    value = m.get(key)
-    return 0 if is_null(value) else _int(value, key, file)
-
-
-def _int(value: Any, what: str, file: str) -> int:
-    try:
-        return as_int(value, what, file)
-    except YamlError as exc:
-        raise ScenarioLoadError.from_yaml(exc) from None
+# --- decoding helpers --------------------------------------------------------------------
 
 
 def _float32(m: Mapping, key: str, file: str) -> float:
@@ -249,24 +178,6 @@ def _float32(m: Mapping, key: str, file: str) -> float:
         return float32(as_float(value, key, file))
     except YamlError as exc:
         raise ScenarioLoadError.from_yaml(exc) from None
-
-
-def _list(m: Mapping, key: str, file: str) -> list[Any]:
-    value = m.get(key)
-    if is_null(value):
-        return []
-    if not isinstance(value, list):
-        raise ScenarioLoadError.at(f"{key}: expected a list, got a {type_name(value)}", file, value)
-    return value
-
-
-def _str_list(m: Mapping, key: str, file: str) -> list[str]:
-    out: list[str] = []
-    for item in _list(m, key, file):
-        if not isinstance(item, Scalar) or is_null(item):
-            raise ScenarioLoadError.at(f"{key}: expected a string, got a {type_name(item)}", file, item)
-        out.append(item)
-    return out
 
 
 def _labels(m: Mapping, file: str) -> dict[str, Any]:
