@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ import pytest
 from .helpers import BOUNCER_KEY, LiveServer
 
 SPECS = Path(__file__).resolve().parents[3] / "shared" / "crowdsec"
-ST = shutil.which("st")
+# the schemathesis CLI installed beside this interpreter (scripts/test does not activate .venv)
+ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
 
 
 @pytest.mark.slow
