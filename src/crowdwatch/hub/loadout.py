@@ -24,7 +24,7 @@ from crowdwatch.parser.enrichers import Enrichers
 
 if TYPE_CHECKING:
     from crowdwatch.engine import DetectionEngine, OverflowHook
-    from crowdwatch.scenarios import ScenarioFile, ScenarioSet
+    from crowdwatch.scenarios import AlertContext, ScenarioFile, ScenarioSet
     from crowdwatch.simulation import SimulationConfig
 
 Clock = Callable[[], datetime]
@@ -161,12 +161,15 @@ def load_scenarios(
     data_dir: Path,
     simulation: SimulationConfig | None = None,
     errors: list[str] | None = None,
+    context: AlertContext | None = None,
 ) -> ScenarioSet:
     """Load scenario ``files``. With ``errors``, a file that fails is left out and reported there
     (hubtest); without, :class:`~crowdwatch.scenarios.ScenarioLoadError` is raised."""
     from crowdwatch.scenarios import ScenarioContext, ScenarioLoadError, ScenarioSet
 
-    ctx = ScenarioContext(data_dir, simulated=simulation.is_simulated if simulation else lambda _name: False)
+    ctx = ScenarioContext(
+        data_dir, simulated=simulation.is_simulated if simulation else lambda _name: False, context=context
+    )
     if errors is None:
         return ScenarioSet.load(list(files), ctx)
     remaining = list(files)
@@ -224,13 +227,14 @@ def open_engine(
     clock: Clock | None = None,
     rdns: bool = False,
     on_overflow: OverflowHook | None = None,
+    context: AlertContext | None = None,
 ) -> DetectionEngine:
     """A detection engine over hub items (names or paths; see :func:`select_items`).
 
     ``hub_dir`` defaults to the bundled content, ``patterns_dir`` to ``<hub>/patterns`` and
     ``data_dir`` to ``<hub>/data``; ``clock`` stands in for the wall clock (``ParseDate``'s
-    "now", LIVE pours). Raises :class:`HubError`, :class:`ParserLoadError` or
-    :class:`~crowdwatch.scenarios.ScenarioLoadError`.
+    "now", LIVE pours); ``context`` fills the alerts' ``meta`` (ENGINE.md §7.3). Raises
+    :class:`HubError`, :class:`ParserLoadError` or :class:`~crowdwatch.scenarios.ScenarioLoadError`.
     """
     from crowdwatch.engine import DetectionEngine
 
@@ -246,7 +250,7 @@ def open_engine(
 
     pipe = load_stage("parsers")
     scen = (
-        load_scenarios(scenario_files(hub, items["scenarios"]), data, simulation)
+        load_scenarios(scenario_files(hub, items["scenarios"]), data, simulation, context=context)
         if items["scenarios"]
         else None
     )

@@ -9,6 +9,7 @@ RuntimeAlert) an event causes; ``tick(now)`` drives LIVE timers; ``flush()`` end
 from __future__ import annotations
 
 from crowdwatch.event import RuntimeAlert as Overflow
+from crowdwatch.scenarios.context import AlertContext, ContextLoadError
 from crowdwatch.scenarios.errors import ScenarioLoadError
 from crowdwatch.scenarios.factory import PourRecorder
 from crowdwatch.scenarios.loader import ScenarioContext, ScenarioFile
@@ -17,6 +18,8 @@ from crowdwatch.scenarios.state import StateError
 from crowdwatch.scenarios.stats import ScenarioStats
 
 __all__ = [
+    "AlertContext",
+    "ContextLoadError",
     "Overflow",
     "PourRecorder",
     "ScenarioContext",

@@ -93,6 +93,8 @@ def build_signal(scn: Scenario, bucket: Bucket) -> RuntimeAlert:
         f"{format_go_duration(span)}) at {format_go_default(bucket.last)}"
     )
     template.Events = alert_events(queued)
+    if scn.context is not None:
+        template.Meta = scn.context.meta(queued)
     template.Remediation = scn.remediation
     template.Simulated = scn.simulated
     for src in sources.values():

@@ -35,6 +35,7 @@ from crowdwatch.scenarios.processors import CANCEL, Blackhole
 from crowdwatch.scenarios.stats import ScenarioStats
 
 if TYPE_CHECKING:
+    from crowdwatch.scenarios.context import AlertContext
     from crowdwatch.scenarios.store import Timers
 
 log = logging.getLogger("crowdwatch.scenarios")
@@ -99,6 +100,7 @@ class Scenario:
         "buckets",
         "cache_size",
         "capacity",
+        "context",
         "distinct",
         "filter",
         "filter_text",
@@ -144,6 +146,7 @@ class Scenario:
         hash_: str,
         version: str,
         stats: ScenarioStats,
+        context: AlertContext | None = None,
     ) -> None:
         self.name = name
         self.filter_text = filter_text
@@ -160,6 +163,7 @@ class Scenario:
         self.hash = hash_
         self.version = version
         self.stats = stats
+        self.context = context
         self.trigger = kind == TRIGGER
         # conditional buckets queue every event: the limiter has no say
         limited = capacity != -1 and not self.trigger and kind != CONDITIONAL

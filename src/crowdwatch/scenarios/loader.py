@@ -22,6 +22,7 @@ from crowdwatch.expr.helpers.durations import parse_go_duration
 from crowdwatch.itemschema import load_data
 from crowdwatch.parser.loader import format_supported
 from crowdwatch.scenarios.alert import IP, RANGE, ScopeRule
+from crowdwatch.scenarios.context import AlertContext
 from crowdwatch.scenarios.errors import ScenarioLoadError
 from crowdwatch.scenarios.factory import AfterHook, OverflowHook, PourHook, Scenario
 from crowdwatch.scenarios.model import ScenarioSpec
@@ -57,10 +58,12 @@ class ScenarioFile:
 
 @dataclass(slots=True)
 class ScenarioContext:
-    """What loading needs: the data directory and the simulation switch per scenario name."""
+    """What loading needs: the data directory, the simulation switch per scenario name and the
+    alert context (§7.3; ``None``: alerts have an empty ``meta``)."""
 
     data_dir: Path | None
     simulated: Callable[[str], bool] = lambda name: False
+    context: AlertContext | None = None
 
 
 def load_scenarios(
@@ -129,6 +132,7 @@ def compile_scenario(
         hash_=sfile.hash,
         version=sfile.version,
         stats=stats,
+        context=ctx.context,
     )
     pour: list[PourHook] = []
     after: list[AfterHook] = []
