@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from crowdwatch.cli.machines_cmd import local_service, run
+from crowdwatch.cli.listing import check_format, emit, emit_object
+from crowdwatch.cli.machines_cmd import (
+    ForceOpt,
+    OutputOpt,
+    confirm_prune,
+    inactivity,
+    local_service,
+    run,
+    stale,
+)
 
 bouncers_app = typer.Typer(help="Manage bouncers of the local API.", no_args_is_help=True)
 
@@ -32,6 +41,55 @@ def delete_cmd(name: Annotated[str, typer.Argument(help="Bouncer name.")]) -> No
     with local_service() as svc:
         run(svc.delete_bouncer, name)
     typer.echo(f"bouncer '{name}' deleted successfully")
+
+
+@bouncers_app.command("list")
+def list_cmd(output: OutputOpt = "human") -> None:
+    """List bouncers."""
+    check_format(output)
+    with local_service() as svc:
+        bouncers = svc.list_bouncers()
+    rows = [
+        [
+            b["name"],
+            b["ip_address"],
+            not b["revoked"],
+            b["last_pull"],
+            b["type"],
+            b["version"],
+            b["auth_type"],
+        ]
+        for b in bouncers
+    ]
+    headers = ["Name", "IP Address", "Valid", "Last API Pull", "Type", "Version", "Auth Type"]
+    emit(output, bouncers, headers, rows, "No bouncers")
+
+
+@bouncers_app.command("inspect")
+def inspect_cmd(
+    name: Annotated[str, typer.Argument(help="Bouncer name.")], output: OutputOpt = "human"
+) -> None:
+    """Show one bouncer."""
+    check_format(output)
+    with local_service() as svc:
+        emit_object(output, run(svc.get_bouncer, name))
+
+
+@bouncers_app.command("prune")
+def prune_cmd(
+    duration: Annotated[
+        str, typer.Option("--duration", "-d", help="Prune bouncers that have not pulled for this long.")
+    ] = "60m",
+    force: ForceOpt = False,
+) -> None:
+    """Delete bouncers that stopped pulling decisions."""
+    delta = inactivity(duration)
+    with local_service() as svc:
+        names = [b["name"] for b in svc.list_bouncers() if stale(b["last_pull"] or b["created_at"], delta)]
+        if not confirm_prune("bouncers", names, force):
+            return
+        pruned = run(svc.prune_bouncers, delta)
+    typer.echo(f"{len(pruned)} bouncer(s) pruned")
 
 
 def register(app: typer.Typer) -> None:

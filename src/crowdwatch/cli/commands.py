@@ -21,6 +21,7 @@ _MODULES = {
     "lapi": "crowdwatch.cli.lapi_cmd",
     "machines": "crowdwatch.cli.machines_cmd",
     "bouncers": "crowdwatch.cli.bouncers_cmd",
+    "decisions": "crowdwatch.cli.decisions_cmd",
 }
 _GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--config-dir"})
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +30,7 @@ from crowdwatch.lapi.storage import machines as machine_store
 from crowdwatch.lapi.storage import retention as retention_store
 from crowdwatch.lapi.storage.retention import FlushReport, RetentionPolicy
 from crowdwatch.lapi.storage.sequence import current_seq, next_seq, shared_secret
-from crowdwatch.lapi.storage.tables import NAME_LEN
+from crowdwatch.lapi.storage.tables import NAME_LEN, Bouncer, Machine
 from crowdwatch.lapi.timefmt import now as utcnow
 from crowdwatch.lapi.timefmt import parse_duration
 
@@ -60,6 +60,38 @@ def _allowlisted(alert: AlertIn, allowed: list[tuple[str, IpRange]]) -> bool:
             log.info("alert %s for %s dropped: allowlisted by %s", alert.scenario, src.value, name)
             return True
     return False
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() + "Z" if t else None
+
+
+def _machine_dict(m: Machine) -> dict[str, Any]:
+    return {
+        "machineId": m.machine_id,
+        "ipAddress": m.ip_address,
+        "isValidated": m.is_validated,
+        "version": m.version,
+        "auth_type": m.auth_type,
+        "scenarios": m.scenarios,
+        "created_at": _iso(m.created_at),
+        "updated_at": _iso(m.updated_at),
+        "last_push": _iso(m.last_push),
+        "last_heartbeat": _iso(m.last_heartbeat),
+    }
+
+
+def _bouncer_dict(b: Bouncer) -> dict[str, Any]:
+    return {
+        "name": b.name,
+        "ip_address": b.ip_address,
+        "type": b.type,
+        "version": b.version,
+        "revoked": b.revoked,
+        "auth_type": b.auth_type,
+        "created_at": _iso(b.created_at),
+        "last_pull": _iso(b.last_pull),
+    }
 
 
 class LapiService:
@@ -160,17 +192,19 @@ class LapiService:
 
     def list_machines(self) -> list[dict[str, Any]]:
         with self._read() as s:
-            return [
-                {
-                    "machineId": m.machine_id,
-                    "ipAddress": m.ip_address,
-                    "isValidated": m.is_validated,
-                    "version": m.version,
-                    "created_at": m.created_at.isoformat() + "Z",
-                    "last_heartbeat": m.last_heartbeat.isoformat() + "Z" if m.last_heartbeat else None,
-                }
-                for m in machine_store.list_machines(s)
-            ]
+            return [_machine_dict(m) for m in machine_store.list_machines(s)]
+
+    def get_machine(self, machine_id: str) -> dict[str, Any]:
+        with self._read() as s:
+            m = machine_store.get_machine(s, machine_id)
+            if m is None:
+                raise NotFound(f"machine {machine_id!r} not found")
+            return _machine_dict(m)
+
+    def prune_machines(self, inactive_for: timedelta, not_validated: bool = False) -> list[str]:
+        """Delete machines without heartbeat for ``inactive_for`` (or all unvalidated ones)."""
+        with self._write() as s:
+            return machine_store.prune_machines(s, self.clock() - inactive_for, not_validated)
 
     # --- bouncers --------------------------------------------------------------------
     def add_bouncer(self, name: str, key: str | None = None) -> str:
@@ -235,17 +269,19 @@ class LapiService:
 
     def list_bouncers(self) -> list[dict[str, Any]]:
         with self._read() as s:
-            return [
-                {
-                    "name": b.name,
-                    "ip_address": b.ip_address,
-                    "type": b.type,
-                    "version": b.version,
-                    "revoked": b.revoked,
-                    "last_pull": b.last_pull.isoformat() + "Z" if b.last_pull else None,
-                }
-                for b in machine_store.list_bouncers(s)
-            ]
+            return [_bouncer_dict(b) for b in machine_store.list_bouncers(s)]
+
+    def get_bouncer(self, name: str) -> dict[str, Any]:
+        with self._read() as s:
+            b = machine_store.get_bouncer(s, name)
+            if b is None:
+                raise NotFound(f"bouncer {name!r} not found")
+            return _bouncer_dict(b)
+
+    def prune_bouncers(self, inactive_for: timedelta) -> list[str]:
+        """Delete bouncers that have not pulled decisions for ``inactive_for``."""
+        with self._write() as s:
+            return machine_store.prune_bouncers(s, self.clock() - inactive_for)
 
     # --- alerts ----------------------------------------------------------------------
     def create_alerts(self, machine_id: str, payload: Any) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,21 @@ def list_machines(session: Session) -> list[Machine]:
 
 def delete_machine(session: Session, machine_id: str) -> bool:
     return bool(session.execute(delete(Machine).where(Machine.machine_id == machine_id)).rowcount)  # type: ignore[attr-defined]
+
+
+def prune_machines(session: Session, before: datetime, not_validated: bool) -> list[str]:
+    """Delete machines silent since ``before`` (no heartbeat, or none ever and created before it),
+    or every unvalidated one when ``not_validated``; their ids."""
+    t = to_db(before)
+    cond: ColumnElement[bool]
+    if not_validated:
+        cond = Machine.is_validated.is_(False)
+    else:
+        cond = or_(Machine.last_heartbeat < t, and_(Machine.last_heartbeat.is_(None), Machine.created_at < t))
+    names = list(session.execute(select(Machine.machine_id).where(cond).order_by(Machine.id)).scalars())
+    if names:
+        session.execute(delete(Machine).where(Machine.machine_id.in_(names)))
+    return names
 
 
 def record_push(session: Session, machine_ids: set[str], now: datetime) -> None:
@@ -125,6 +140,20 @@ def list_bouncers(session: Session) -> list[Bouncer]:
 
 def delete_bouncer(session: Session, name: str) -> bool:
     return bool(session.execute(delete(Bouncer).where(Bouncer.name == name)).rowcount)  # type: ignore[attr-defined]
+
+
+def get_bouncer(session: Session, name: str) -> Bouncer | None:
+    return session.execute(select(Bouncer).where(Bouncer.name == name)).scalar_one_or_none()
+
+
+def prune_bouncers(session: Session, before: datetime) -> list[str]:
+    """Delete bouncers that have not pulled since ``before`` (or never, created before it)."""
+    t = to_db(before)
+    cond = or_(Bouncer.last_pull < t, and_(Bouncer.last_pull.is_(None), Bouncer.created_at < t))
+    names = list(session.execute(select(Bouncer.name).where(cond).order_by(Bouncer.id)).scalars())
+    if names:
+        session.execute(delete(Bouncer).where(Bouncer.name.in_(names)))
+    return names
 
 
 @dataclass
