@@ -22,6 +22,7 @@ _MODULES = {
     "machines": "crowdwatch.cli.machines_cmd",
     "bouncers": "crowdwatch.cli.bouncers_cmd",
     "decisions": "crowdwatch.cli.decisions_cmd",
+    "alerts": "crowdwatch.cli.alerts_cmd",
 }
 _GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--config-dir"})
 
