@@ -85,4 +85,8 @@ def resolve_paths(settings: Settings, loc: Locations, file: Path) -> Paths:
         log_dir=pick(settings.common.log_dir, loc.state_dir / "logs"),
         db_path=pick(settings.db_config.db_path, data_dir / "crowdwatch.db"),
         profiles_path=pick(settings.api.server.profiles_path, config_dir / "profiles.yaml"),
+        credentials_path=pick(
+            settings.api.client.credentials_path, config_dir / "local_api_credentials.yaml"
+        ),
+        agent_state_path=data_dir / "agent-state.db",
     )

@@ -82,8 +82,29 @@ class ApiServerSection:
 
 
 @dataclass(frozen=True)
+class ApiClientSection:
+    """``api.client``: how the agent and the remote-mode CLI reach a LAPI (cscli's format)."""
+
+    credentials_path: str = (
+        ""  # YAML with url/login/password (default: <config_dir>/local_api_credentials.yaml)
+    )
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
 class ApiSection:
+    client: ApiClientSection = field(default_factory=ApiClientSection)
     server: ApiServerSection = field(default_factory=ApiServerSection)
+
+
+@dataclass(frozen=True)
+class PrometheusSection:
+    """``prometheus``: the metrics endpoint of the agent and LAPI (CrowdSec's keys)."""
+
+    enabled: bool = True
+    level: str = field(default="full", metadata={"choices": ("full", "aggregated")})
+    listen_addr: str = "127.0.0.1"
+    listen_port: int = field(default=6060, metadata={"min": 0})
 
 
 DB_TYPES = ("sqlite", "postgresql", "postgres", "pgx", "mysql")
@@ -137,6 +158,9 @@ class CrowdwatchSection:
     """Options specific to crowdwatch (no CrowdSec equivalent)."""
 
     max_line_bytes: int = field(default=64 * 1024, metadata={"min": 1})
+    alert_queue_max: int = field(default=100_000, metadata={"min": 1})  # alerts waiting for the LAPI, on disk
+    checkpoint_interval: str = "1s"  # how often the agent persists positions, alerts and bucket state
+    push_batch: int = field(default=50, metadata={"min": 1})  # alerts per POST /v1/alerts
 
 
 @dataclass(frozen=True)
@@ -156,6 +180,8 @@ class Paths:
     log_dir: Path
     db_path: Path
     profiles_path: Path
+    credentials_path: Path
+    agent_state_path: Path
 
 
 @dataclass(frozen=True)
@@ -167,6 +193,7 @@ class Settings:
     crowdsec_service: CrowdsecServiceSection = field(default_factory=CrowdsecServiceSection)
     api: ApiSection = field(default_factory=ApiSection)
     db_config: DbConfigSection = field(default_factory=DbConfigSection)
+    prometheus: PrometheusSection = field(default_factory=PrometheusSection)
     crowdwatch: CrowdwatchSection = field(default_factory=CrowdwatchSection)
 
     @classmethod
@@ -197,6 +224,10 @@ class Config:
     @property
     def db_config(self) -> DbConfigSection:
         return self.settings.db_config
+
+    @property
+    def prometheus(self) -> PrometheusSection:
+        return self.settings.prometheus
 
     @property
     def crowdwatch(self) -> CrowdwatchSection:
