@@ -81,6 +81,7 @@ class LiveServer:
         options: ServerOptions | None = None,
         tls: ssl.SSLContext | None = None,
         client_tls: ssl.SSLContext | None = None,
+        registry: Any = None,  # a prometheus_client CollectorRegistry for the LAPI's metrics
     ) -> None:
         self.service = service
         self.port = free_port()
@@ -93,7 +94,7 @@ class LiveServer:
         def run() -> None:
             asyncio.set_event_loop(self._loop)
             self._task = self._loop.create_task(
-                serve(service, "127.0.0.1", self.port, ready, options=options, tls=tls)
+                serve(service, "127.0.0.1", self.port, ready, options=options, tls=tls, registry=registry)
             )
             with contextlib.suppress(asyncio.CancelledError):
                 self._loop.run_until_complete(self._task)

@@ -18,7 +18,7 @@ import gzip
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import partial as partial_fn
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -47,6 +47,8 @@ class ReadStats:
     too_long: int = 0
     bytes: int = 0
     error: str = ""
+    lineno: int = 0  # lines seen (numbering of RawLine.lineno)
+    in_long_line: bool = False  # tail mode: stopped inside an over-long line (see split_lines)
 
     @property
     def skipped(self) -> int:
@@ -101,39 +103,75 @@ def read_lines(
         raise ValueError("max_line_bytes must be positive")
     p = Path(path)
     st = stats if stats is not None else ReadStats()
-    limit = max_line_bytes + 1  # room for the "\n"
     with open_binary(p) as f:
-        readline = partial(f.readline, limit)
-        lineno = 0
         try:
-            for chunk in iter(readline, b""):
-                lineno += 1
-                st.bytes += len(chunk)
-                if chunk[-1:] == b"\n":
-                    body = chunk[:-1]
-                elif len(chunk) < limit:
-                    body = chunk  # last line without a terminator
-                else:
-                    st.bytes += _drain_line(f)
-                    st.too_long += 1
-                    yield RawLine(chunk[:max_line_bytes].decode("utf-8", "replace"), lineno, True)
-                    continue
-                if body[-1:] == b"\r":
-                    body = body[:-1]
-                if not body:
-                    st.empty += 1
-                    continue
-                st.lines += 1
-                yield RawLine(body.decode("utf-8", "replace"), lineno)
+            yield from split_lines(f, max_line_bytes, st)
         except (OSError, EOFError, zlib.error) as exc:
-            st.error = f"{p}: read error after line {lineno}: {exc}"
+            st.error = f"{p}: read error after line {st.lineno}: {exc}"
 
 
-def _drain_line(f: BinaryIO) -> int:
-    """Skip to just after the next ``\\n`` (or EOF); return the number of bytes skipped."""
+def split_lines(
+    f: BinaryIO,
+    max_line_bytes: int,
+    st: ReadStats,
+    *,
+    partial: bool = True,
+    strip_cr: bool = True,
+    skip_first: bool = False,
+) -> Iterator[RawLine]:
+    """Split what remains of ``f`` into lines: the one line scanner of cat mode, replay and tail.
+
+    ``st.bytes`` counts the bytes consumed, and is up to date whenever a line is yielded (the
+    offset just after that line, relative to where reading started). With ``partial=False``
+    (tail mode) a last line without ``\\n`` is neither yielded nor counted, so that reading
+    can resume at its start once it is complete; an over-long line whose end has not been
+    written yet is yielded (flagged) and ``st.in_long_line`` tells the next call to skip the
+    rest of it (``skip_first=True``). ``strip_cr`` removes one trailing ``\\r`` (cat mode).
+    Read errors propagate.
+    """
+    limit = max_line_bytes + 1  # room for the "\n"
+    readline = partial_fn(f.readline, limit)
+    st.in_long_line = False
+    if skip_first:
+        skipped, ended = _drain_line(f)
+        st.bytes += skipped
+        if not ended:
+            st.in_long_line = True
+            return
+    for chunk in iter(readline, b""):
+        if chunk[-1:] == b"\n":
+            body = chunk[:-1]
+        elif len(chunk) < limit:
+            if not partial:
+                return  # incomplete last line: not consumed
+            body = chunk  # last line without a terminator
+        else:
+            st.lineno += 1
+            skipped, ended = _drain_line(f)
+            st.bytes += len(chunk) + skipped
+            st.too_long += 1
+            st.in_long_line = not ended and not partial
+            yield RawLine(chunk[:max_line_bytes].decode("utf-8", "replace"), st.lineno, True)
+            continue
+        st.lineno += 1
+        st.bytes += len(chunk)
+        if strip_cr and body[-1:] == b"\r":
+            body = body[:-1]
+        if not body:
+            st.empty += 1
+            continue
+        st.lines += 1
+        yield RawLine(body.decode("utf-8", "replace"), st.lineno)
+
+
+def _drain_line(f: BinaryIO) -> tuple[int, bool]:
+    """Skip to just after the next ``\\n`` (or EOF); return the bytes skipped and whether a
+    ``\\n`` ended them."""
     skipped = 0
     while True:
         chunk = f.readline(_DRAIN_CHUNK)
         skipped += len(chunk)
-        if not chunk or chunk[-1:] == b"\n":
-            return skipped
+        if not chunk:
+            return skipped, False
+        if chunk[-1:] == b"\n":
+            return skipped, True

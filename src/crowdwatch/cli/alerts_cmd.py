@@ -1,11 +1,15 @@
-"""``crowdwatch alerts``: list, inspect and delete alerts in the local database (cscli's flags)."""
+"""``crowdwatch alerts``: list, inspect, delete and flush alerts in the local database (cscli's flags)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from crowdwatch.cli import context
+from crowdwatch.cli.backend import RemoteOpt, admin_backend, call
 from crowdwatch.cli.context import CliError
 from crowdwatch.cli.decisions_cmd import (
     ContainedOpt,
@@ -40,6 +44,7 @@ def list_cmd(
     machine: Annotated[bool, typer.Option("--machine", "-m", help="Print the machine that sent it.")] = False,
     contained: ContainedOpt = False,
     output: OutputOpt = "human",
+    remote: RemoteOpt = False,
 ) -> None:
     """List alerts, newest first."""
     from crowdwatch.lapi.storage.alerts import AlertQuery
@@ -56,8 +61,8 @@ def list_cmd(
         decision_type=type_,
         limit=limit,
     )
-    with local_service() as svc:
-        alerts = run(svc.search_alerts, query)
+    with admin_backend(remote) as svc:
+        alerts = call(svc.search_alerts, query)
     rows = [
         [
             a["id"],
@@ -78,12 +83,14 @@ def list_cmd(
 
 @alerts_app.command("inspect")
 def inspect_cmd(
-    alert_id: Annotated[int, typer.Argument(help="Alert id.")], output: OutputOpt = "human"
+    alert_id: Annotated[int, typer.Argument(help="Alert id.")],
+    output: OutputOpt = "human",
+    remote: RemoteOpt = False,
 ) -> None:
     """Show one alert with its decisions."""
     check_format(output)
-    with local_service() as svc:
-        alert = run(svc.get_alert, alert_id)
+    with admin_backend(remote) as svc:
+        alert = call(svc.get_alert, alert_id)
     if output == "json":
         emit_object(output, alert)
         return
@@ -103,6 +110,7 @@ def delete_cmd(
     id_: Annotated[int | None, typer.Option("--id", help="Alert id.")] = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Delete all alerts.")] = False,
     contained: ContainedOpt = False,
+    remote: RemoteOpt = False,
 ) -> None:
     """Delete alerts (and their decisions, which bouncers then drop)."""
     from crowdwatch.lapi.storage.alerts import AlertQuery
@@ -115,9 +123,64 @@ def delete_cmd(
     query = AlertQuery(
         id=id_, scope=scope, value=value, scenario=scenario, ip=target(ip, range_), contains=not contained
     )
-    with local_service() as svc:
-        count = run(svc.delete_alerts, query)
+    with admin_backend(remote) as svc:
+        count = call(svc.delete_alerts, query)
     typer.echo(f"{count} alert(s) deleted")
+
+
+def _db_bytes(db_file: Path) -> int | None:
+    """Size of a SQLite database with its WAL (``None`` for other engines)."""
+    if not db_file.is_file():
+        return None
+    wal = db_file.with_name(db_file.name + "-wal")
+    return db_file.stat().st_size + (wal.stat().st_size if wal.is_file() else 0)
+
+
+@alerts_app.command("flush")
+def flush_cmd(
+    max_items: Annotated[
+        int, typer.Option("--max-items", help="Maximum number of alerts to keep (0: no count limit).")
+    ] = 5000,
+    max_age: Annotated[
+        str, typer.Option("--max-age", help="Maximum age of alerts to keep (ie. 7d, 12h; '' or 0: no limit).")
+    ] = "7d",
+    output: OutputOpt = "human",
+) -> None:
+    """Delete old alerts (alerts with an active decision are always kept); SQLite space is reclaimed."""
+    from datetime import timedelta
+
+    from crowdwatch.config import ConfigError, load_config
+    from crowdwatch.lapi.storage.retention import RetentionPolicy
+    from crowdwatch.lapi.timefmt import parse_duration
+
+    check_format(output)
+    if max_items < 0:
+        raise CliError("--max-items must be 0 or more")
+    age = run(parse_duration, max_age, "--max-age") if max_age.strip() else timedelta(0)
+    if age < timedelta(0):
+        raise CliError(f"invalid --max-age {max_age!r}: must not be negative")
+    try:
+        cfg = load_config(context.STATE.config_dir)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    sqlite = cfg.settings.db_config.type == "sqlite"
+    before = _db_bytes(cfg.paths.db_path) if sqlite else None
+    with local_service() as svc:
+        svc.retention = RetentionPolicy(max_items=max_items, max_age=age or None)
+        report = run(svc.flush)
+    after = _db_bytes(cfg.paths.db_path) if sqlite else None
+    doc = {
+        "alerts_deleted": report.alerts,
+        "decisions_purged": report.decisions,
+        "db_bytes_before": before,
+        "db_bytes_after": after,
+    }
+    if output == "json":
+        typer.echo(json.dumps(doc))
+        return
+    typer.echo(f"{report.alerts} alert(s) deleted, {report.decisions} finished decision(s) purged")
+    if before is not None and after is not None:
+        typer.echo(f"database size: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,10 @@ _MODULES = {
     "bouncers": "crowdwatch.cli.bouncers_cmd",
     "decisions": "crowdwatch.cli.decisions_cmd",
     "alerts": "crowdwatch.cli.alerts_cmd",
+    "allowlists": "crowdwatch.cli.allowlists_cmd",
+    "metrics": "crowdwatch.cli.metrics_cmd",
+    "agent": "crowdwatch.cli.agent_cmd",
+    "run": "crowdwatch.cli.run_cmd",
 }
 _GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--config-dir"})
 

@@ -1,17 +1,25 @@
-"""``crowdwatch decisions``: list, add and delete decisions in the local database (cscli's flags)."""
+"""``crowdwatch decisions``: list, add, delete and import decisions in the local database (cscli's flags)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from crowdwatch.cli.backend import RemoteOpt, admin_backend, call
 from crowdwatch.cli.context import CliError
 from crowdwatch.cli.listing import check_format, emit
 from crowdwatch.cli.machines_cmd import local_service, run
 from crowdwatch.lapi.decisions import normalize_scope
 from crowdwatch.lapi.errors import LapiError
 from crowdwatch.lapi.iprange import IpRange, parse_ip_or_range
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from crowdwatch.lapi.service import LapiService
 
 decisions_app = typer.Typer(help="Manage decisions of the local API.", no_args_is_help=True)
 
@@ -106,6 +114,7 @@ def list_cmd(
     ] = False,
     contained: ContainedOpt = False,
     output: OutputOpt = "human",
+    remote: RemoteOpt = False,
 ) -> None:
     """List active decisions (with the alert that brought each)."""
     from crowdwatch.lapi.storage.alerts import AlertQuery
@@ -125,8 +134,8 @@ def list_cmd(
         origin=origin,
         limit=limit,
     )
-    with local_service() as svc:
-        alerts = run(svc.search_alerts, query)
+    with admin_backend(remote) as svc:
+        alerts = call(svc.search_alerts, query)
     for a in alerts:
         a["decisions"] = [
             d
@@ -155,6 +164,7 @@ def add_cmd(
     type_: Annotated[
         str, typer.Option("--type", "-t", help="Decision type (ie. ban,captcha,throttle).")
     ] = "ban",
+    remote: RemoteOpt = False,
 ) -> None:
     """Add a decision (stored with an alert, as cscli does; bouncers see it at their next poll)."""
     from crowdwatch.lapi.timefmt import format_time
@@ -198,8 +208,8 @@ def add_cmd(
     }
     if scope == "Range":
         alert["source"]["range"] = value  # type: ignore[index]
-    with local_service() as svc:
-        run(svc.create_alerts, CLI_MACHINE, [alert])
+    with admin_backend(remote) as svc:
+        call(svc.create_alerts, CLI_MACHINE, [alert])
     typer.echo("Decision successfully added")
 
 
@@ -215,6 +225,7 @@ def delete_cmd(
     id_: Annotated[str | None, typer.Option("--id", help="Decision id.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Delete all decisions.")] = False,
     contained: ContainedOpt = False,
+    remote: RemoteOpt = False,
 ) -> None:
     """Delete active decisions matching the filters (bouncers hear of it in their stream)."""
     from crowdwatch.lapi.storage.decisions import DecisionQuery
@@ -242,9 +253,159 @@ def delete_cmd(
         contains=not contained,
         id=decision_id,
     )
-    with local_service() as svc:
-        count = run(svc.delete_decisions, query)
+    with admin_backend(remote) as svc:
+        count = call(svc.delete_decisions, query)
     typer.echo(f"{count} decision(s) deleted")
+
+
+IMPORT_BATCH = 10_000  # decisions per alert (and transaction) when --batch is 0
+MAX_REPORTED = 20  # invalid entries printed one by one; the rest are counted
+
+
+def _import_alert(source: str, decisions: list[dict[str, str]]) -> dict[str, Any]:
+    """One alert carrying a batch of imported decisions (as cscli does for imports)."""
+    from crowdwatch.lapi.timefmt import format_time
+    from crowdwatch.lapi.timefmt import now as utcnow
+
+    stamp = format_time(utcnow())
+    return {
+        "scenario": f"import {source}: {len(decisions)} decisions",
+        "scenario_hash": "",
+        "scenario_version": "",
+        "message": "",
+        "events_count": len(decisions),
+        "events": [],
+        "start_at": stamp,
+        "stop_at": stamp,
+        "capacity": 0,
+        "leakspeed": "",
+        "simulated": False,
+        "remediation": True,
+        "source": {"scope": "cscli/import", "value": source},
+        "decisions": decisions,
+    }
+
+
+def _not_allowlisted(
+    svc: LapiService, decisions: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Split off Ip/Range decisions covered by an unexpired allowlist entry (the LAPI would drop them)."""
+    from crowdwatch.lapi.iprange import for_scope, parse_range
+    from crowdwatch.lapi.timefmt import now as utcnow
+    from crowdwatch.lapi.timefmt import parse_time
+
+    now = utcnow()
+    ranges = [
+        r
+        for al in svc.list_allowlists()
+        for it in al["items"]
+        if ("expiration" not in it or parse_time(it["expiration"]) > now)
+        and (r := parse_range(it["value"])) is not None
+    ]
+    if not ranges:
+        return decisions, []
+    kept, dropped = [], []
+    for d in decisions:
+        target = for_scope(d["scope"], d["value"])
+        if target is not None and any(r.contains(target) for r in ranges):
+            dropped.append(d["value"])
+        else:
+            kept.append(d)
+    return kept, dropped
+
+
+@decisions_app.command("import")
+def import_cmd(
+    input_: Annotated[Path, typer.Option("--input", "-i", help="File to import ('-' is not supported).")],
+    format_: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, json or values (default: from the file extension, else values)."),
+    ] = None,
+    duration: Annotated[
+        str, typer.Option("--duration", "-d", help="Duration of entries without one (ie. 1h,4h,30m).")
+    ] = "4h",
+    scope: Annotated[
+        str, typer.Option("--scope", help="Scope of entries without one (ie. ip,range).")
+    ] = "Ip",
+    reason: Annotated[
+        str, typer.Option("--reason", "-R", help="Reason (scenario) of entries without one.")
+    ] = "manual",
+    type_: Annotated[
+        str, typer.Option("--type", "-t", help="Type of entries without one (ie. ban).")
+    ] = "ban",
+    batch: Annotated[
+        int, typer.Option("--batch", help=f"Decisions per alert/transaction (0: {IMPORT_BATCH}).")
+    ] = 0,
+    output: OutputOpt = "human",
+) -> None:
+    """Import decisions from a CSV file (header with any of duration,origin,reason,scope,type,value),
+    a JSON array of such objects, or a plain list of values (one per line)."""
+    from crowdwatch.cli.context import err_console
+    from crowdwatch.cli.decisions_import import Defaults, ImportFileError, detect_format, read_decisions
+    from crowdwatch.lapi.timefmt import parse_duration
+
+    check_format(output)
+    if batch < 0:
+        raise CliError("--batch must be 0 or more")
+    if run(parse_duration, duration, "--duration").total_seconds() <= 0:
+        raise CliError(f"invalid --duration {duration!r}: must be positive")
+    try:
+        fmt = detect_format(input_, format_)
+        parsed = read_decisions(
+            input_, fmt, Defaults(duration=duration, type=type_, scope=normalize_scope(scope), reason=reason)
+        )
+    except ImportFileError as exc:
+        raise CliError(str(exc)) from None
+    err = err_console()
+    for where, why in parsed.invalid[:MAX_REPORTED]:
+        err.print(f"[yellow]skipped[/] {input_}:{where}: {why}", highlight=False, soft_wrap=True)
+    if len(parsed.invalid) > MAX_REPORTED:
+        err.print(f"[yellow]skipped[/] {len(parsed.invalid) - MAX_REPORTED} more invalid entries")
+    size = batch or IMPORT_BATCH
+    with local_service() as svc:
+        decisions, allowlisted = _not_allowlisted(svc, parsed.decisions)
+        for value in allowlisted[:MAX_REPORTED]:
+            err.print(f"[yellow]skipped[/] {value}: allowlisted", highlight=False, soft_wrap=True)
+        if len(allowlisted) > MAX_REPORTED:
+            err.print(f"[yellow]skipped[/] {len(allowlisted) - MAX_REPORTED} more allowlisted values")
+        if decisions:
+            _write_batches(svc, input_.name, decisions, size, err)
+    summary = {
+        "imported": len(decisions),
+        "invalid": len(parsed.invalid),
+        "duplicates_merged": parsed.duplicates,
+        "allowlisted": len(allowlisted),
+    }
+    if output == "json":
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(
+            f"{summary['imported']} decision(s) imported ({summary['invalid']} invalid entries skipped, "
+            f"{summary['duplicates_merged']} duplicates merged, {summary['allowlisted']} allowlisted)"
+        )
+    if not decisions:
+        raise CliError(f"no decision imported from {input_}")
+
+
+def _write_batches(
+    svc: LapiService, source: str, decisions: list[dict[str, str]], size: int, err: Console
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=len(decisions) <= size or not err.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=len(decisions))
+        for start in range(0, len(decisions), size):
+            chunk = decisions[start : start + size]
+            run(svc.create_alerts, CLI_MACHINE, [_import_alert(source, chunk)])
+            progress.advance(task, len(chunk))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""``crowdwatch lapi``: run the Local API in the foreground."""
+"""``crowdwatch lapi``: run the Local API in the foreground; ``lapi status`` checks one."""
 
 from __future__ import annotations
 
@@ -47,13 +47,64 @@ def lapi_cmd(
         service = open_lapi(cfg)
     except (ProfileLoadError, DatabaseError, ConfigError) as exc:
         raise CliError(str(exc)) from None
+    from crowdwatch.metrics.server import metrics_for_lapi, with_metrics
+
+    registry = metrics_for_lapi(cfg)
     try:
-        asyncio.run(serve(service, host, port, options=options, tls=tls))
+        asyncio.run(
+            with_metrics(
+                cfg, registry, serve(service, host, port, options=options, tls=tls, registry=registry)
+            )
+        )
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     finally:
         service.db.dispose()
 
 
+def status_cmd(
+    output: Annotated[str, typer.Option("--output", "-o", help="human, json or raw.")] = "human",
+) -> None:
+    """Log in to the LAPI of the credentials file (api.client.credentials_path) and report."""
+    import json
+
+    from crowdwatch.cli.backend import call, credentials
+    from crowdwatch.cli.listing import check_format
+    from crowdwatch.client.admin import AdminClient
+
+    check_format(output)
+    creds = credentials()
+    with AdminClient(creds, timeout=10.0) as api:
+        st = call(api.status)
+    doc = {"url": st.url, "login": st.login, "authenticated": True, "health": st.health, "server": st.server}
+    if output == "json":
+        typer.echo(json.dumps(doc))
+        return
+    if output == "raw":
+        for key, value in doc.items():
+            typer.echo(f"{key}: {value}")
+        return
+    typer.echo(f"Trying to authenticate with username {st.login} on {st.url}")
+    typer.echo("You can successfully interact with Local API (LAPI)")
+    typer.echo(f"health: {st.health}" + (f" (server: {st.server})" if st.server else ""))
+
+
+def _lapi_group(
+    ctx: typer.Context,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="HOST:PORT to listen on (default: api.server.listen_uri).")
+    ] = None,
+) -> None:
+    """Start the Local API server (CrowdSec LAPI v1 compatible) until interrupted; `lapi status`
+    checks a running one."""
+    if ctx.invoked_subcommand is None:
+        lapi_cmd(listen)
+    elif listen is not None:
+        raise CliError("--listen goes with `crowdwatch lapi` alone, not with a subcommand")
+
+
 def register(app: typer.Typer) -> None:
-    app.command("lapi")(lapi_cmd)
+    group = typer.Typer()
+    group.callback(invoke_without_command=True)(_lapi_group)
+    group.command("status")(status_cmd)
+    app.add_typer(group, name="lapi")

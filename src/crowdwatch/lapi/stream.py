@@ -177,6 +177,16 @@ class DecisionIndex:
     def matching(self, accept: Pred, now: datetime) -> list[DecisionRecord]:
         return [r for r in self.active.values() if r.until > now and accept(r)]
 
+    def active_counts(self, now: datetime) -> dict[tuple[str, str, str], int]:
+        """Live decisions per (origin, type, scenario), for metrics. Safe from another thread:
+        the values are copied in one step (atomic under the GIL) before being counted."""
+        out: dict[tuple[str, str, str], int] = {}
+        for r in list(self.active.values()):
+            if r.until > now:
+                key = (r.origin, r.type, r.scenario)
+                out[key] = out.get(key, 0) + 1
+        return out
+
 
 def _dedupe(records: list[DecisionRecord]) -> list[DecisionRecord]:
     """One decision per (scope, value, type): the one lasting longest."""

@@ -13,6 +13,7 @@ import logging
 import signal
 import ssl
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -29,13 +30,23 @@ from crowdwatch.lapi.server.options import ServerOptions
 from crowdwatch.lapi.server.state import ServerState
 from crowdwatch.lapi.service import LapiService
 
+if TYPE_CHECKING:
+    from prometheus_client.registry import CollectorRegistry
+
 log = logging.getLogger(__name__)
 
 
-def build_app(service: LapiService, options: ServerOptions | None = None) -> web.Application:
-    """The LAPI as an aiohttp application; background tasks start and stop with it."""
+def build_app(
+    service: LapiService, options: ServerOptions | None = None, *, registry: CollectorRegistry | None = None
+) -> web.Application:
+    """The LAPI as an aiohttp application; background tasks start and stop with it.
+    With ``registry``, its route/decision metrics are registered there (crowdwatch.metrics)."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[STATE] = ServerState(service, options or ServerOptions())
+    if registry is not None:
+        from crowdwatch.metrics.lapi import install
+
+        install(app, registry)
     for module in (routes_watchers, routes_alerts, routes_decisions, routes_allowlists, routes_misc):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.append(_lifecycle)
@@ -67,9 +78,12 @@ async def serve(
     *,
     options: ServerOptions | None = None,
     tls: ssl.SSLContext | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> None:
     """Serve (HTTPS with ``tls``) until SIGINT/SIGTERM or cancellation."""
-    runner = web.AppRunner(build_app(service, options), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        build_app(service, options, registry=registry), access_log=None, handle_signals=False
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
     await site.start()

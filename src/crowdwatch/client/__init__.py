@@ -1,0 +1,1 @@
+"""Clients of the Local API (agents and ``cscli``-style admin commands)."""
