@@ -53,27 +53,38 @@ def test_kill9_mid_stream_loses_nothing_and_repeats_nothing(env: AgentEnv) -> No
         lines += [attack_line(i * 6 + k, ip) for k in range(6)]
         lines.append(noise_line(i))
     chunks = [lines[i : i + 14] for i in range(0, len(lines), 14)]
+    thirds = [
+        chunks[: len(chunks) // 3],
+        chunks[len(chunks) // 3 : 2 * len(chunks) // 3],
+        chunks[2 * len(chunks) // 3 :],
+    ]
+    gates = [threading.Event(), threading.Event()]
 
-    def writer() -> None:
-        for chunk in chunks:
-            env.write(chunk)
-            time.sleep(0.05)
+    def writer() -> None:  # appends all the time, but waits at 1/3 and 2/3 until a kill happened
+        for i, part in enumerate(thirds):
+            for chunk in part:
+                env.write(chunk)
+                time.sleep(0.05)
+            if i < len(gates):
+                gates[i].wait(60)
 
     env.start_agent()
-    time.sleep(1.5)  # let the agent start up (items loaded, file opened)
     t = threading.Thread(target=writer)
     t.start()
     kills = 0
-    for _ in range(2):  # kill -9 twice while lines are being written
-        wait_for(lambda: env.lines_done() > 0, 20, f"lines processed\n{env.agent_output()}")
-        time.sleep(0.7)
-        if env.written >= len(lines):
-            break
+    for i, gate in enumerate(gates):  # kill -9 twice while lines are being written
+        target = (2 * i + 1) * len(lines) // 6  # 1/6, then 1/2 of the lines written
+
+        def progressed(target: int = target) -> bool:
+            return env.lines_done() > 0 and env.written >= target
+
+        wait_for(progressed, 60, f"progress\n{env.agent_output()}")
         env.stop_agent(signal.SIGKILL)
         kills += 1
+        gate.set()
         env.start_agent()
     t.join()
-    assert kills >= 1, "the writer finished before the agent could be killed mid-stream"
+    assert kills == 2
     wait_for(lambda: env.lines_done() == len(lines), 30, f"every line processed\n{env.agent_output()}")
     wait_for(lambda: len(env.lapi_alerts()) >= len(ips), 20, "the alerts in the LAPI")
     time.sleep(0.5)

@@ -124,3 +124,18 @@ def test_close_wakes_a_blocked_checkpoint(tmp_path: Path) -> None:
     st.close()
     t.join(5)
     assert len(err) == 1
+
+
+def test_full_and_light_checkpoints(tmp_path: Path) -> None:
+    st = AgentState(tmp_path / "s.db")
+    alert = {"scenario": "s", "source": {"scope": "Ip", "value": "192.0.2.1"}}
+    st.checkpoint({"k": 1}, {"k": {"lines": 1}}, [], b"dump1")
+    st.checkpoint({"k": 2}, {"k": {"lines": 2}}, [alert, alert], None)
+    # light: the dump keeps its own positions; the alerts are remembered for recovery
+    assert st.dump_positions() == {"k": (1, {"lines": 1})}
+    assert st.positions()["k"] == (2, {"lines": 2})
+    assert st.recent_alerts() == [("s", "192.0.2.1"), ("s", "192.0.2.1")]
+    st.checkpoint({"k": 3}, {"k": {"lines": 3}}, [alert], b"dump2")
+    assert st.dump_positions() == {"k": (3, {"lines": 3})}
+    assert st.recent_alerts() == [] and st.buckets() == b"dump2" and st.queue_len() == 3
+    st.close()

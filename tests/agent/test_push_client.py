@@ -211,7 +211,7 @@ def test_silent_server_is_unavailable_after_the_timeout() -> None:
 
     t0 = time.monotonic()
     try:
-        with pytest.raises(LapiUnavailable, match="no answer within 0.5 s"):
+        with pytest.raises(LapiUnavailable, match=r"no answer within 0\.5 s"):
             asyncio.run(go())
     finally:
         listener.close()

@@ -99,6 +99,7 @@ def test_notify_from_another_thread_wakes_the_pusher(
             await until(lambda: pusher.pushed == 1, 5, "the alert pushed")
             elapsed = time.monotonic() - t0
             await pusher.stop(1)
+            assert task.done()
             await task
             return elapsed
 
@@ -118,9 +119,10 @@ def test_poison_alerts_are_set_aside_and_the_rest_delivered(
     async def go() -> dict[str, int]:
         async with LapiClient(creds(srv.url)) as client:
             pusher = Pusher(state, client, batch=50, dead_letter=dead)
-            asyncio.create_task(pusher.run())
+            task = asyncio.create_task(pusher.run())
             await until(lambda: state.queue_len() == 0, 10, "the queue emptied")
             await pusher.stop(1)
+            assert task.done()
             return pusher.stats
 
     stats = asyncio.run(go())
@@ -163,11 +165,12 @@ def test_lapi_down_alerts_wait_on_disk_across_an_agent_restart(tmp_path: Path) -
         assert state.queue_len() == 200
         async with LapiClient(lapi.creds) as client:
             pusher = Pusher(state, client, retry_max=0.5)
-            asyncio.create_task(pusher.run())
+            task = asyncio.create_task(pusher.run())
             await asyncio.sleep(0.5)
             await asyncio.to_thread(lapi.start)  # the LAPI is back, on the same database
             await until(lambda: state.queue_len() == 0, 20, "the queue delivered")
             await pusher.stop(1)
+            assert task.done()
             return pusher.stats
 
     try:
@@ -189,7 +192,7 @@ def test_lapi_killed_during_a_burst_loses_nothing(tmp_path: Path) -> None:
     async def go() -> dict[str, int]:
         async with LapiClient(lapi.creds, timeout=5) as client:
             pusher = Pusher(state, client, batch=50, retry_max=0.5)
-            asyncio.create_task(pusher.run())
+            task = asyncio.create_task(pusher.run())
 
             async def burst() -> None:  # the pipeline raises alerts while the LAPI dies
                 for start in range(0, total, 100):
@@ -206,6 +209,7 @@ def test_lapi_killed_during_a_burst_loses_nothing(tmp_path: Path) -> None:
             await asyncio.to_thread(lapi.start)
             await until(lambda: state.queue_len() == 0, 30, "the queue delivered")
             await pusher.stop(1)
+            assert task.done()
             return pusher.stats
 
     try:

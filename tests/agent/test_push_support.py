@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from crowdwatch.client.lapi import Credentials
+from crowdwatch.config import load_config
+from crowdwatch.lapi import open_lapi
 from crowdwatch.lapi.server import serve
 from crowdwatch.lapi.service import LapiService
 
@@ -77,21 +79,13 @@ class LapiProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = root / "lapi.log"
-        self._cli(["config", "show", "-o", "json"])
+        load_config(self.cfg)  # creates the default layout
         text = (self.cfg / "config.yaml").read_text().replace("log_level: info", "log_level: warning")
         (self.cfg / "config.yaml").write_text(text)
-        self._cli(["machines", "add", machine, "--password", password])
+        service = open_lapi(load_config(self.cfg))  # what `crowdwatch machines add` does
+        service.register_machine(machine, password, "", True)
+        service.db.dispose()
         self.creds = Credentials(url=self.url + "/", login=machine, password=password)
-
-    def _cli(self, args: list[str]) -> str:
-        r = subprocess.run(
-            [sys.executable, "-m", "crowdwatch.cli.main", "--config-dir", str(self.cfg), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert r.returncode == 0, r.stderr[-2000:]
-        return r.stdout
 
     @property
     def db_path(self) -> Path:

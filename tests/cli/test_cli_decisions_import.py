@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from crowdwatch.cli.main import _register_all, app
 from crowdwatch.config import load_config
 from crowdwatch.lapi import open_lapi
 from crowdwatch.lapi.storage.tables import ACTIVE, MERGED
+from crowdwatch.lapi.timefmt import now as utcnow
 
 _register_all()
 
@@ -149,11 +151,11 @@ def test_reimport_merges_with_live_decisions(cfg: Path, tmp_path: Path) -> None:
         changes, _ = svc.changes_since(0)
     finally:
         svc.db.dispose()
-    states = [r.state for r in changes]
-    assert states.count(ACTIVE) == 50 and states.count(MERGED) == 0  # merged rows are not in the feed
-    got = _decisions(cfg)
-    assert len(got) == 50  # one live decision per value, not two
-    assert all(str(d["duration"]).startswith("7h59m") for d in got.values())  # extended to 8h
+    live = [r for r in changes if r.state == ACTIVE]
+    assert len(live) == 50 and sum(r.state == MERGED for r in changes) == 50  # merged, not piled up
+    soon = utcnow() + timedelta(hours=7, minutes=58)
+    assert all(r.until > soon for r in live)  # the live decisions were extended to 8h
+    assert all(str(d["duration"]).startswith("7h59m") for d in _decisions(cfg).values())
 
 
 def test_allowlisted_values_are_skipped(cfg: Path, tmp_path: Path) -> None:
@@ -197,7 +199,9 @@ def test_100k_values_import_quickly(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "crowdwatch.cli.main", "--config-dir", str(cfg)]
     assert subprocess.run([*cmd, "config", "show"], capture_output=True, timeout=60).returncode in (0, 2)
     t0 = time.perf_counter()
-    r = subprocess.run([*cmd, "decisions", "import", "-i", str(f)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [*cmd, "decisions", "import", "-i", str(f)], capture_output=True, text=True, timeout=120
+    )
     elapsed = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("100000 decision(s) imported")

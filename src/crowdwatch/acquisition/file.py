@@ -1,5 +1,9 @@
 """The ``file`` data source in ``cat`` mode (ENGINE.md §3.2): read a file once, from the start.
 
+:func:`split_lines` is the one line scanner of crowdwatch: ``replay``, ``explain``, hubtest
+and the live file source (:mod:`crowdwatch.acquisition.tail`, which calls it with
+``partial=False`` and ``strip_cr=False``) all split and decode lines through it.
+
 Line production follows CrowdSec's line scanner: lines end at ``\\n``, one trailing ``\\r`` is
 removed, empty lines are skipped, ``.gz`` files are decompressed. Bytes are decoded as UTF-8
 with invalid sequences replaced by U+FFFD, so binary content never raises.

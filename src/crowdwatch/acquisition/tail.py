@@ -93,6 +93,7 @@ class _Reader:
     head_len: int = -1
     in_long_line: bool = False
     rotated: bool = False
+    copy: bool = False  # a complete copy of content read before: closed at its end, no grace
     changed_at: float = field(default_factory=time.monotonic)  # last growth (for ROTATE_GRACE)
 
 
@@ -111,13 +112,13 @@ def _head_hash(data: bytes) -> str:
 
 def _read_head(path: str, n: int) -> bytes | None:
     try:
-        with open_binary_path(path) as f:
+        with _open_path(path) as f:
             return f.read(n)
     except (OSError, AcquisitionError, EOFError):
         return None
 
 
-def open_binary_path(path: str) -> BinaryIO:
+def _open_path(path: str) -> BinaryIO:
     return open_binary(Path(path))
 
 
@@ -460,7 +461,7 @@ class FileSource:
     def _open(self, path: str, offset: int) -> _Reader:
         gz = self.cat and path.endswith(".gz")
         if gz:
-            f = open_binary_path(path)
+            f = _open_path(path)
             st = os.stat(path)
         else:
             f = open(path, "rb")  # noqa: SIM115 - kept open while following the file
@@ -565,7 +566,7 @@ class FileSource:
             self._counter(s.key).errors += 1
             self._warn_once(s.path, "%s: read error: %s", exc)
             more = False
-        if r.rotated and not more and time.monotonic() - r.changed_at >= self.rotate_grace:
+        if r.rotated and not more and (r.copy or time.monotonic() - r.changed_at >= self.rotate_grace):
             with contextlib.suppress(OSError):
                 self._read(s, r, final=True)  # its unterminated last line is complete now
             with contextlib.suppress(OSError):
@@ -591,8 +592,7 @@ class FileSource:
         copy = self._find_rotated(s.path, r.offset, r.head) if r.offset > 0 else None
         if copy is not None:
             c = self._open(copy, r.offset)
-            c.rotated = True
-            c.changed_at = 0.0  # a finished copy: no grace
+            c.rotated = c.copy = True
             s.readers.insert(len(s.readers) - 1, c)
         r.offset = 0
         r.in_long_line = False

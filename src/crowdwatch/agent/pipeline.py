@@ -96,7 +96,9 @@ class Pipeline:
         self.machine_id = machine_id
         self.checkpoint_interval = checkpoint_interval
         self.dump_budget = dump_budget
-        self.min_dump_interval = min_dump_interval if min_dump_interval is not None else 10 * checkpoint_interval
+        self.min_dump_interval = (
+            min_dump_interval if min_dump_interval is not None else 10 * checkpoint_interval
+        )
         self.max_dump_interval = max_dump_interval
         self.recovery_idle = recovery_idle
         self._counters_of = counters_of

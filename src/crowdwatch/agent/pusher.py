@@ -6,7 +6,8 @@ deletes it from the queue only once the LAPI answered 201. While the LAPI is unr
 retried with an exponential back-off (0.5 s doubling up to ``retry_max``), so alerts keep
 their order and nothing is lost: they wait on disk, across agent restarts too.
 
-A batch the LAPI rejects as invalid (400/413/422) is bisected to find the offending
+A batch the LAPI rejects as invalid (400/413/422; CrowdSec 1.4.6 also answers 500
+"validation failure") is bisected to find the offending
 alert(s); each one is logged, appended to the dead-letter file when one is configured,
 counted in ``rejected`` and removed from the queue, and the others are delivered — one bad
 alert never blocks the queue.
@@ -31,8 +32,6 @@ from crowdwatch.client.lapi import LapiAuthFailed, LapiRejected, LapiUnavailable
 
 log = logging.getLogger(__name__)
 
-POISON_STATUSES = frozenset({400, 413, 422})
-"""Answers that blame the request's content: the batch is bisected to find the culprit."""
 RETRY_MIN = 0.5
 POLL_INTERVAL = 1.0
 HEARTBEAT_INTERVAL = 30.0
@@ -193,7 +192,7 @@ class Pusher:
         try:
             await self.client.push_alerts([alert for _, alert in items])
         except LapiRejected as exc:
-            if isinstance(exc, LapiAuthFailed) or exc.status not in POISON_STATUSES:
+            if isinstance(exc, LapiAuthFailed) or not exc.invalid:
                 raise
             if len(items) == 1:
                 await self._set_aside(items[0], exc)

@@ -27,6 +27,7 @@ _MODULES = {
     "metrics": "crowdwatch.cli.metrics_cmd",
     "agent": "crowdwatch.cli.agent_cmd",
     "run": "crowdwatch.cli.run_cmd",
+    "demo": "crowdwatch.cli.demo_cmd",
 }
 _GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--config-dir"})
 

@@ -120,12 +120,18 @@ class LapiUnavailable(LapiError):
 
 
 class LapiRejected(LapiError):
-    """The LAPI refused the request (4xx); ``status`` and the server's ``message``."""
+    """The LAPI refused the request (4xx); ``status`` and the server's ``message``.
+    ``invalid``: the refusal blames the request's content (a malformed alert), so sending
+    it again cannot succeed."""
 
-    def __init__(self, status: int, message: str, what: str = "") -> None:
+    def __init__(self, status: int, message: str, what: str = "", *, invalid: bool | None = None) -> None:
         self.status = status
         self.message = message
+        self.invalid = status in INVALID_STATUSES if invalid is None else invalid
         super().__init__(f"{what}: HTTP {status}: {message}" if what else f"HTTP {status}: {message}")
+
+
+INVALID_STATUSES = frozenset({400, 413, 422})
 
 
 class LapiAuthFailed(LapiRejected):
@@ -141,8 +147,8 @@ def _message(body: bytes) -> str:
     except orjson.JSONDecodeError:
         return body[:200].decode(errors="replace").strip() or "(empty response)"
     if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-        return str(doc["message"])
-    return body[:200].decode(errors="replace")
+        return " ".join(str(doc["message"]).split())[:1000]
+    return " ".join(body[:200].decode(errors="replace").split())
 
 
 def _parse_expire(text: str) -> datetime | None:
@@ -241,6 +247,9 @@ class LapiClient:
             raise LapiUnavailable(f"{what}: cannot connect: {exc.os_error.strerror or exc}") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise LapiUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from None
+        if status == 500 and _message(body).startswith("validation failure"):
+            # CrowdSec 1.4.6 answers 500 to a payload that fails its schema validation
+            raise LapiRejected(status, _message(body), f"{method} {path}", invalid=True)
         if status >= 500 or status == 429:
             raise LapiUnavailable(f"{what}: HTTP {status}: {_message(body)}")
         return status, body, date

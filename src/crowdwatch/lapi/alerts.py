@@ -3,6 +3,7 @@ alert that profiles filter on (``crowdwatch.event.Alert``, so the sandbox is the
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,6 +78,7 @@ class AlertIn:
     meta: list[dict[str, str]]
     labels: list[str] | None
     decisions: list[DecisionIn] = field(default_factory=list)
+    uuid: str = ""  # the agent's uuid (canonical form) when it sent a valid one: resends are deduplicated
 
     def expr_view(self) -> ExprAlert:
         """The alert as profile filters see it (``Alert.*`` in profiles.yaml)."""
@@ -247,4 +249,15 @@ def parse_alert(doc: Any, where: str = "alert") -> AlertIn:
         meta=_meta_list(doc.get("meta"), f"{where}.meta"),
         labels=labels,
         decisions=[parse_decision(d, f"{where}.decisions[{i}]") for i, d in enumerate(decisions)],
+        uuid=_uuid(doc.get("uuid")),
     )
+
+
+def _uuid(v: Any) -> str:
+    """A client's alert uuid in canonical form; anything else is ignored (as CrowdSec does)."""
+    if not isinstance(v, str) or len(v) > 64:
+        return ""
+    try:
+        return str(uuidlib.UUID(v))
+    except ValueError:
+        return ""

@@ -3,7 +3,7 @@ decision-count provider behind the ``GetDecisionsCount`` family of expression he
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,6 @@ class DecisionRecord:
     """One decision row as known to the API (immutable once built: a change is a new record)."""
 
     __slots__ = (
-        "_head",
         "created_seq",
         "id",
         "ip",
@@ -71,7 +70,6 @@ class DecisionRecord:
         self.seq = seq
         self.created_seq = created_seq
         self.ip = ip
-        self._head: bytes | None = None
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
         return {
@@ -87,18 +85,44 @@ class DecisionRecord:
             "duration": format_duration(self.until - now),
         }
 
-    def to_json(self, now: datetime) -> bytes:
-        """Wire form; everything but the remaining ``duration`` is serialised once."""
-        head = self._head
-        if head is None:
-            d = self.to_dict(now)
-            del d["duration"]
-            head = self._head = orjson.dumps(d)[:-1]
-        return head + b',"duration":"' + format_duration(self.until - now).encode() + b'"}'
+
+_CHUNK = 2000  # records serialised per orjson call: bounds the transient dicts of a large answer
+_MEMO_MAX = 4096
+
+
+def json_chunks(records: list[DecisionRecord], now: datetime) -> Iterator[bytes]:
+    """The wire form of ``records`` as the comma-separated items of a JSON array, in pieces.
+    Nothing is cached on the records (at 100k decisions a cached form would cost ~25 MB);
+    ``until`` and ``duration`` texts are memoised per answer (decisions stored together share
+    their ``until``)."""
+    memo: dict[datetime, tuple[str, str]] = {}
+    for start in range(0, len(records), _CHUNK):
+        items = []
+        for r in records[start : start + _CHUNK]:
+            texts = memo.get(r.until)
+            if texts is None:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                texts = memo[r.until] = (format_time(r.until), format_duration(r.until - now))
+            items.append(
+                {
+                    "id": r.id,
+                    "uuid": r.uuid,
+                    "origin": r.origin,
+                    "type": r.type,
+                    "scope": r.scope,
+                    "value": r.value,
+                    "scenario": r.scenario,
+                    "simulated": r.simulated,
+                    "until": texts[0],
+                    "duration": texts[1],
+                }
+            )
+        yield orjson.dumps(items)[1:-1]
 
 
 def json_array(records: list[DecisionRecord], now: datetime) -> bytes:
-    return b"[" + b",".join(r.to_json(now) for r in records) + b"]"
+    return b"[" + b",".join(json_chunks(records, now)) + b"]"
 
 
 def _words(text: str | None) -> tuple[str, ...]:

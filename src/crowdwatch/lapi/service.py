@@ -8,6 +8,7 @@ the in-memory stream index (and other LAPI processes on the same database) follo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from crowdwatch.lapi.timefmt import parse_duration
 log = logging.getLogger(__name__)
 
 MAX_ALERTS_PER_REQUEST = 10_000
+ALLOWLIST_TTL = 1.0  # s an in-memory copy of the allowlists serves alert pushes (other processes' changes)
+PUSH_RECORD_INTERVAL = 1.0  # s between writes of one machine's last_push
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class LapiService:
         self.notifier = notifier
         self.retention = retention or RetentionPolicy()
         self._analyzed_at = 0  # growth marker at the last SQLite ANALYZE
+        # (monotonic deadline, first item expiry, ranges) of the allowlists; None: read again
+        self._allow_cache: tuple[float, datetime | None, list[tuple[str, IpRange]]] | None = None
+        self._pushed: dict[str, float] = {}  # machine -> monotonic time its last_push may be written again
         self._write_sessions = sessionmaker(db.write, expire_on_commit=False)
         self._read_sessions = sessionmaker(db.read, expire_on_commit=False)
         with self._write_sessions() as s:
@@ -304,8 +310,7 @@ class LapiService:
             except LapiError as exc:
                 results[i] = exc
         if any(a.source.scope in ("Ip", "Range") for _, _, alerts in parsed for a in alerts):
-            with self._read() as s:
-                allowed = allow_store.active_ranges(s, now)
+            allowed = self._allowlisted_ranges(now)
             if allowed:
                 parsed = [
                     (i, m, [a for a in alerts if not _allowlisted(a, allowed)]) for i, m, alerts in parsed
@@ -318,20 +323,41 @@ class LapiService:
                 results[i] = exc
         planned = [p for p in planned if not isinstance(results[p[0]], LapiError)]
         with self._write() as s:
-            ids = alert_store.insert_many(s, [(m, a) for _, m, a, _, _ in planned], now)
+            ids, new = alert_store.insert_many(s, [(m, a) for _, m, a, _, _ in planned], now)
             decisions: list[tuple[int | None, decision_store.NewDecision]] = [
-                (aid, d) for aid, p in zip(ids, planned) for d in p[3]
-            ]
+                (aid, d) for aid, p, fresh in zip(ids, planned, new) if fresh for d in p[3]
+            ]  # a resent alert (known uuid) keeps the decisions it got the first time
             if decisions:
                 decision_store.insert(s, decisions, next_seq(s), now)
-            machine_store.record_push(s, {m for _, m, _, _, _ in planned}, now)
-        for aid, (i, _, a, _, outcome) in zip(ids, planned):
+            machine_store.record_push(s, self._pushes_to_record({m for _, m, _, _, _ in planned}), now)
+        for aid, fresh, (i, _, a, _, outcome) in zip(ids, new, planned):
             cast(list[str], results[i]).append(str(aid))
-            if self.notifier is not None and outcome is not None and outcome.notifications:
+            if fresh and self.notifier is not None and outcome is not None and outcome.notifications:
                 self.notifier(aid, a, outcome.notifications)
         if sum(len(p[3]) for p in planned) >= 1000:
             self.maintain_statistics()
         return results
+
+    def _allowlisted_ranges(self, now: datetime) -> list[tuple[str, IpRange]]:
+        """Unexpired allowlist items, re-read at most every :data:`ALLOWLIST_TTL` seconds (at
+        once after a change through this service) and when one of them expires."""
+        cached = self._allow_cache
+        if cached is not None and time.monotonic() < cached[0] and (cached[1] is None or now < cached[1]):
+            return cached[2]
+        with self._read() as s:
+            ranges, first_end = allow_store.active_ranges(s, now)
+        self._allow_cache = (time.monotonic() + ALLOWLIST_TTL, first_end, ranges)
+        return ranges
+
+    def _pushes_to_record(self, machine_ids: set[str]) -> set[str]:
+        """Machines whose ``last_push`` is worth writing: not written in the last second."""
+        due = time.monotonic()
+        out = {m for m in machine_ids if self._pushed.get(m, 0.0) <= due}
+        if len(self._pushed) > 100_000:
+            self._pushed.clear()
+        for m in out:
+            self._pushed[m] = due + PUSH_RECORD_INTERVAL
+        return out
 
     @staticmethod
     def _parse_request(payload: Any) -> list[AlertIn]:
@@ -437,6 +463,7 @@ class LapiService:
         self, name: str, values: list[str], description: str = "", expires_at: datetime | None = None
     ) -> int:
         """Add entries; active decisions inside them are deleted. Returns decisions deleted."""
+        self._allow_cache = None
         items = [allow_store.NewItem(parse_ip_or_range(v), description, expires_at) for v in values]
         now = self.clock()
         with self._write() as s:
@@ -453,6 +480,7 @@ class LapiService:
             )
 
     def remove_allowlist_items(self, name: str, values: list[str]) -> int:
+        self._allow_cache = None
         with self._write() as s:
             al = allow_store.get(s, name)
             if al is None:
@@ -460,6 +488,7 @@ class LapiService:
             return allow_store.remove_items(s, al, values)
 
     def delete_allowlist(self, name: str) -> None:
+        self._allow_cache = None
         with self._write() as s:
             if not allow_store.remove(s, name):
                 raise NotFound(f"allowlist {name!r} not found")

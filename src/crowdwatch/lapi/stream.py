@@ -15,6 +15,7 @@ import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from crowdwatch.lapi.decisions import DecisionRecord
 from crowdwatch.lapi.iprange import IpRange, mask
@@ -24,6 +25,7 @@ TOMBSTONE_TTL = timedelta(hours=24)
 """How long removals stay in the log; a cursor older than that gets a full resend."""
 
 Pred = Callable[[DecisionRecord], bool]
+K = TypeVar("K", int, str)
 
 
 @dataclass
@@ -41,9 +43,11 @@ class DecisionIndex:
         self._log: list[DecisionRecord] = []
         self._removed_at: list[tuple[datetime, int]] = []  # (when, seq) of removals, for compaction
         self._floor = 0  # cursors below this lost information (compacted away)
-        self._by_net: dict[tuple[int, int], dict[int, DecisionRecord]] = {}
+        # Lookup tables hold a record, or a list when several share the key (rare): a dict per
+        # key would cost ~300 bytes per decision, the index's largest share at 100k decisions.
+        self._by_net: dict[int, Slot] = {}  # _net_key(block) -> decisions on exactly that block
         self._prefixes: dict[int, int] = {}  # prefix length -> number of active blocks
-        self._by_key: dict[tuple[str, str, str], dict[int, DecisionRecord]] = {}
+        self._by_value: dict[str, Slot] = {}  # value -> decisions (any scope/type)
 
     # --- feeding ---------------------------------------------------------------------
     def apply(self, changes: Iterable[DecisionRecord], now: datetime) -> int:
@@ -81,29 +85,20 @@ class DecisionIndex:
     def _link(self, rec: DecisionRecord) -> None:
         self.active[rec.id] = rec
         if rec.ip is not None:
-            key = (rec.ip.prefix, rec.ip.start)
-            self._by_net.setdefault(key, {})[rec.id] = rec
+            _put(self._by_net, _net_key(rec.ip.start, rec.ip.prefix), rec)
             self._prefixes[rec.ip.prefix] = self._prefixes.get(rec.ip.prefix, 0) + 1
-        self._by_key.setdefault((rec.scope.lower(), rec.value, rec.type), {})[rec.id] = rec
+        _put(self._by_value, rec.value, rec)
 
     def _unlink(self, rec: DecisionRecord) -> None:
         del self.active[rec.id]
         if rec.ip is not None:
-            key = (rec.ip.prefix, rec.ip.start)
-            bucket = self._by_net[key]
-            del bucket[rec.id]
-            if not bucket:
-                del self._by_net[key]
+            _drop(self._by_net, _net_key(rec.ip.start, rec.ip.prefix), rec)
             left = self._prefixes[rec.ip.prefix] - 1
             if left:
                 self._prefixes[rec.ip.prefix] = left
             else:
                 del self._prefixes[rec.ip.prefix]
-        kkey = (rec.scope.lower(), rec.value, rec.type)
-        same = self._by_key[kkey]
-        del same[rec.id]
-        if not same:
-            del self._by_key[kkey]
+        _drop(self._by_value, rec.value, rec)
 
     def compact(self, now: datetime) -> None:
         """Drop superseded log entries and removals older than :data:`TOMBSTONE_TTL`."""
@@ -152,8 +147,14 @@ class DecisionIndex:
 
     def _still_covered(self, rec: DecisionRecord, accept: Pred, now: datetime) -> bool:
         """Another live decision with the same scope/value/type keeps the bouncer's entry."""
-        same = self._by_key.get((rec.scope.lower(), rec.value, rec.type))
-        return same is not None and any(o.until > now and accept(o) for o in same.values())
+        same = self._by_value.get(rec.value)
+        if same is None:
+            return False
+        scope = rec.scope.lower()
+        return any(
+            o.type == rec.type and o.scope.lower() == scope and o.until > now and accept(o)
+            for o in _each(same)
+        )
 
     def containing(self, ip: IpRange, accept: Pred, now: datetime) -> list[DecisionRecord]:
         """Active decisions whose block contains ``ip`` (an address or a block)."""
@@ -161,9 +162,9 @@ class DecisionIndex:
         for prefix in self._prefixes:
             if prefix > ip.prefix:
                 continue
-            bucket = self._by_net.get((prefix, ip.start & mask(prefix)))
-            if bucket:
-                out.extend(r for r in bucket.values() if r.until > now and accept(r))
+            bucket = self._by_net.get(_net_key(ip.start & mask(prefix), prefix))
+            if bucket is not None:
+                out.extend(r for r in _each(bucket) if r.until > now and accept(r))
         return out
 
     def within(self, ip: IpRange, accept: Pred, now: datetime) -> list[DecisionRecord]:
@@ -186,6 +187,38 @@ class DecisionIndex:
                 key = (r.origin, r.type, r.scenario)
                 out[key] = out.get(key, 0) + 1
         return out
+
+
+Slot = DecisionRecord | list[DecisionRecord]
+
+
+def _net_key(start: int, prefix: int) -> int:
+    return start << 8 | prefix
+
+
+def _each(slot: Slot) -> list[DecisionRecord]:
+    return slot if isinstance(slot, list) else [slot]
+
+
+def _put(table: dict[K, Slot], key: K, rec: DecisionRecord) -> None:
+    cur = table.get(key)
+    if cur is None:
+        table[key] = rec
+    elif isinstance(cur, list):
+        cur.append(rec)
+    else:
+        table[key] = [cur, rec]
+
+
+def _drop(table: dict[K, Slot], key: K, rec: DecisionRecord) -> None:
+    cur = table[key]
+    if cur is rec:
+        del table[key]
+        return
+    assert isinstance(cur, list)
+    cur[:] = [r for r in cur if r is not rec]
+    if len(cur) == 1:
+        table[key] = cur[0]
 
 
 def _dedupe(records: list[DecisionRecord]) -> list[DecisionRecord]:

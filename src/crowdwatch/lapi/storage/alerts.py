@@ -20,11 +20,11 @@ from crowdwatch.lapi.storage.tables import Alert, Decision
 from crowdwatch.lapi.timefmt import format_duration, format_time, from_db, to_db
 
 
-def _row(machine_id: str, alert: AlertIn, now: datetime) -> dict[str, Any]:
+def _row(machine_id: str, alert: AlertIn, now: datetime, uuid: str | None = None) -> dict[str, Any]:
     src = alert.source
     ip = for_scope(src.scope, src.value)
     return {
-        "uuid": str(uuidlib.uuid4()),
+        "uuid": uuid or str(uuidlib.uuid4()),
         "machine_id": machine_id,
         "created_at": to_db(now),
         "scenario": alert.scenario,
@@ -60,10 +60,62 @@ def _row(machine_id: str, alert: AlertIn, now: datetime) -> dict[str, Any]:
 _ALERTS = cast(Table, Alert.__table__)
 
 
-def insert_many(session: Session, alerts: list[tuple[str, AlertIn]], now: datetime) -> list[int]:
-    """Store alerts of (machine_id, alert); their ids in the same order. One statement where the
-    database can return ids of a multi-row insert in order (SQLite, PostgreSQL, MariaDB)."""
-    rows = [_row(m, a, now) for m, a in alerts]
+def insert_many(
+    session: Session, alerts: list[tuple[str, AlertIn]], now: datetime
+) -> tuple[list[int], list[bool]]:
+    """Store alerts of (machine_id, alert): their ids in the same order, and whether each is new.
+
+    An alert bearing the uuid of one its machine already stored (or sent earlier in the same
+    call) is a resend — the agent did not get the answer — and is not stored again: its id is
+    the stored one, flagged not new. New rows go in one statement where the database can
+    return ids of a multi-row insert in order (SQLite, PostgreSQL, MariaDB)."""
+    if not alerts:
+        return [], []
+    stored = _stored_uuids(session, [a.uuid for _, a in alerts if a.uuid])
+    ids: list[int] = [0] * len(alerts)
+    fresh: list[int] = []  # indexes of the alerts to insert
+    first: dict[tuple[str, str], int] = {}
+    repeats: list[tuple[int, int]] = []  # (index, index of its first occurrence in this call)
+    for i, (machine_id, alert) in enumerate(alerts):
+        if alert.uuid:
+            key = (machine_id, alert.uuid)
+            if key in stored:
+                ids[i] = stored[key]
+                continue
+            if key in first:
+                repeats.append((i, first[key]))
+                continue
+            first[key] = i
+        fresh.append(i)
+    taken = {u for _, u in stored}  # another machine's uuid: this alert gets its own
+    rows = [
+        _row(m, a, now, a.uuid if a.uuid and a.uuid not in taken else None)
+        for m, a in (alerts[i] for i in fresh)
+    ]
+    for i, new_id in zip(fresh, _insert_rows(session, rows)):
+        ids[i] = new_id
+    for i, j in repeats:
+        ids[i] = ids[j]
+    new = [False] * len(alerts)
+    for i in fresh:
+        new[i] = True
+    return ids, new
+
+
+def _stored_uuids(session: Session, uuids: list[str]) -> dict[tuple[str, str], int]:
+    """(machine_id, uuid) -> id of the stored alerts bearing one of ``uuids`` (index lookup)."""
+    found: dict[tuple[str, str], int] = {}
+    wanted = sorted(set(uuids))
+    for start in range(0, len(wanted), 500):
+        stmt = select(Alert.machine_id, Alert.uuid, Alert.id).where(
+            Alert.uuid.in_(wanted[start : start + 500])
+        )
+        for machine_id, uuid, alert_id in session.execute(stmt):
+            found.setdefault((machine_id, uuid), int(alert_id))
+    return found
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     if session.get_bind().dialect.insert_executemany_returning_sort_by_parameter_order:

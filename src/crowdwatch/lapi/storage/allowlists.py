@@ -93,8 +93,9 @@ def matches(session: Session, target: IpRange, now: datetime) -> list[tuple[str,
     return [(name, item) for name, item in rows]
 
 
-def active_ranges(session: Session, now: datetime) -> list[tuple[str, IpRange]]:
-    """Every unexpired item as (allowlist name, range): alert batches check these in memory."""
+def active_ranges(session: Session, now: datetime) -> tuple[list[tuple[str, IpRange]], datetime | None]:
+    """Every unexpired item as (allowlist name, range), and when the first of them expires
+    (``None``: never): alert batches check these in memory."""
     rows = session.execute(
         select(
             Allowlist.name,
@@ -102,14 +103,17 @@ def active_ranges(session: Session, now: datetime) -> list[tuple[str, IpRange]]:
             AllowlistItem.end_ip,
             AllowlistItem.prefix,
             AllowlistItem.value,
+            AllowlistItem.expires_at,
         )
         .join(Allowlist, Allowlist.id == AllowlistItem.allowlist_id)
         .where(_unexpired(now))
     ).all()
-    return [
+    ends = [from_db(e) for *_, e in rows if e is not None]
+    ranges = [
         (name, IpRange(int.from_bytes(start, "big"), int.from_bytes(end, "big"), prefix, value))
-        for name, start, end, prefix, value in rows
+        for name, start, end, prefix, value, _ in rows
     ]
+    return ranges, min(ends) if ends else None
 
 
 def to_dict(al: Allowlist, items: list[AllowlistItem] | None) -> dict[str, Any]:

@@ -6,12 +6,13 @@ expiry set ``state`` and take a new ``seq``, which is what the stream index foll
 
 from __future__ import annotations
 
+import sys
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.decisions import DecisionRecord
@@ -38,6 +39,28 @@ class NewDecision:
 
 
 _CHUNK = 500
+_INSERT = _DECISIONS.insert()
+
+
+_LIVE_TARGETS = (
+    select(
+        _DECISIONS.c.id,
+        _DECISIONS.c.scope,
+        _DECISIONS.c.value,
+        _DECISIONS.c.type,
+        _DECISIONS.c.origin,
+        _DECISIONS.c.until,
+        _DECISIONS.c.state,
+        _DECISIONS.c.simulated,
+    )
+    .where(_DECISIONS.c.scope.in_(bindparam("scopes", expanding=True)))
+    .where(_DECISIONS.c.value.in_(bindparam("values", expanding=True)))
+)
+_EXTEND = (
+    _DECISIONS.update()
+    .where(_DECISIONS.c.id == bindparam("target"))
+    .values(until=bindparam("new_until"), seq=bindparam("new_seq"))
+)
 
 
 def _live_targets(
@@ -49,22 +72,9 @@ def _live_targets(
     found: dict[tuple[str, str, str, str], tuple[int, datetime]] = {}
     values = sorted({v for _, v in keys})
     scopes = sorted({s for s, _ in keys})
-    cols = (
-        Decision.id,
-        Decision.scope,
-        Decision.value,
-        Decision.type,
-        Decision.origin,
-        Decision.until,
-        Decision.state,
-        Decision.simulated,
-    )
+    conn = session.connection()
     for start in range(0, len(values), _CHUNK):
-        rows = session.execute(
-            select(*cols).where(
-                Decision.scope.in_(scopes), Decision.value.in_(values[start : start + _CHUNK])
-            )
-        ).all()
+        rows = conn.execute(_LIVE_TARGETS, {"scopes": scopes, "values": values[start : start + _CHUNK]})
         for id_, scope, value, type_, origin, until, state, simulated in rows:
             if state != ACTIVE or simulated or until <= dbnow or (scope, value) not in keys:
                 continue
@@ -118,36 +128,43 @@ def insert(session: Session, items: list[tuple[int | None, NewDecision]], seq: i
             batch[key]["until"] = max(batch[key]["until"], r["until"])
         else:
             batch[key] = r
+    conn = session.connection()
     for start in range(0, len(rows), _CHUNK * 10):
-        session.execute(_DECISIONS.insert(), rows[start : start + _CHUNK * 10])
-    for id_, until in extend.items():
-        session.execute(update(Decision).where(Decision.id == id_).values(until=until, seq=seq))
+        conn.execute(_INSERT, rows[start : start + _CHUNK * 10])
+    if extend:
+        conn.execute(_EXTEND, [{"target": i, "new_until": u, "new_seq": seq} for i, u in extend.items()])
+
+
+_CHANGES = (
+    select(
+        _DECISIONS.c.id,
+        _DECISIONS.c.uuid,
+        _DECISIONS.c.origin,
+        _DECISIONS.c.type,
+        _DECISIONS.c.scope,
+        _DECISIONS.c.value,
+        _DECISIONS.c.scenario,
+        _DECISIONS.c.until,
+        _DECISIONS.c.state,
+        _DECISIONS.c.seq,
+        _DECISIONS.c.created_seq,
+        _DECISIONS.c.start_ip,
+        _DECISIONS.c.end_ip,
+        _DECISIONS.c.prefix,
+    )
+    .where(_DECISIONS.c.seq > bindparam("since"), _DECISIONS.c.simulated.is_(False))
+    .order_by(_DECISIONS.c.seq, _DECISIONS.c.id)
+)
 
 
 def changes_since(session: Session, seq: int) -> list[DecisionRecord]:
     """Decisions whose last change is after ``seq``, in change order (simulated ones excluded)."""
-    cols = (
-        Decision.id,
-        Decision.uuid,
-        Decision.origin,
-        Decision.type,
-        Decision.scope,
-        Decision.value,
-        Decision.scenario,
-        Decision.until,
-        Decision.state,
-        Decision.seq,
-        Decision.created_seq,
-        Decision.start_ip,
-        Decision.end_ip,
-        Decision.prefix,
-    )
-    rows = session.execute(
-        select(*cols)
-        .where(Decision.seq > seq, Decision.simulated.is_(False))
-        .order_by(Decision.seq, Decision.id)
-    ).all()
+    rows = session.connection().execute(_CHANGES, {"since": seq})
     out = []
+    intern = sys.intern  # origins, types, scopes and scenarios repeat: one string each in memory
+    last_until: Any = None
+    last_seq = last_cseq = -1
+    until_at = datetime.min
     for (
         id_,
         uuid,
@@ -169,9 +186,29 @@ def changes_since(session: Session, seq: int) -> list[DecisionRecord]:
             if start is not None and end is not None and prefix is not None
             else None
         )
+        if until != last_until:  # rows stored together share one datetime (and seq ints)
+            last_until, until_at = until, from_db(until)
+        if rseq == last_seq:
+            rseq = last_seq
+        last_seq = rseq
+        if cseq == last_cseq:
+            cseq = last_cseq
+        last_cseq = cseq
         out.append(
             DecisionRecord(
-                id_, uuid, origin, type_, scope, value, scenario, from_db(until), False, state, rseq, cseq, ip
+                id_,
+                uuid,
+                intern(origin),
+                intern(type_),
+                intern(scope),
+                value,
+                intern(scenario),
+                until_at,
+                False,
+                state,
+                rseq,
+                cseq,
+                ip,
             )
         )
     return out

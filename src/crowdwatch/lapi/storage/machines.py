@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,11 +74,17 @@ def prune_machines(session: Session, before: datetime, not_validated: bool) -> l
     return names
 
 
+_MACHINES = cast(Table, Machine.__table__)
+_RECORD_PUSH = (
+    _MACHINES.update()
+    .where(_MACHINES.c.machine_id.in_(bindparam("ids", expanding=True)))
+    .values(last_push=bindparam("pushed"))
+)
+
+
 def record_push(session: Session, machine_ids: set[str], now: datetime) -> None:
     if machine_ids:
-        session.execute(
-            update(Machine).where(Machine.machine_id.in_(sorted(machine_ids))).values(last_push=to_db(now))
-        )
+        session.connection().execute(_RECORD_PUSH, {"ids": sorted(machine_ids), "pushed": to_db(now)})
 
 
 def validate_machine(session: Session, machine_id: str) -> bool:

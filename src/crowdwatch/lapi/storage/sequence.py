@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.storage.tables import Sequence, Setting
+
+# Built once: these run in every write transaction (Core on the session's connection costs a
+# fifth of an ORM statement built per call).
+_SEQ = cast(Table, Sequence.__table__)
+_BUMP = _SEQ.update().where(_SEQ.c.id == 1).values(value=_SEQ.c.value + 1)
+_BUMP_RETURNING = _BUMP.returning(_SEQ.c.value)
+_READ = _SEQ.select().with_only_columns(_SEQ.c.value).where(_SEQ.c.id == 1)
+_RETURNING_DIALECTS = ("sqlite", "postgresql")  # UPDATE ... RETURNING (not MySQL/MariaDB)
 
 
 def next_seq(session: Session) -> int:
     """Take the next change number. The row stays locked until the transaction ends, so
     transactions publish their numbers in increasing order (no reader ever sees ``n+1``
     before ``n``)."""
-    session.execute(update(Sequence).where(Sequence.id == 1).values(value=Sequence.value + 1))
-    return int(session.execute(select(Sequence.value).where(Sequence.id == 1)).scalar_one())
+    conn = session.connection()
+    if conn.dialect.name in _RETURNING_DIALECTS:
+        return int(conn.execute(_BUMP_RETURNING).scalar_one())
+    conn.execute(_BUMP)
+    return int(conn.execute(_READ).scalar_one())
 
 
 def current_seq(session: Session) -> int:
-    return int(session.execute(select(Sequence.value).where(Sequence.id == 1)).scalar_one())
+    return int(session.connection().execute(_READ).scalar_one())
 
 
 def shared_secret(session: Session, key: str) -> str:

@@ -109,7 +109,7 @@ class Alert(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(36))
+    uuid: Mapped[str] = mapped_column(String(36), index=True)  # the agent's, when it sent one
     machine_id: Mapped[str] = mapped_column(String(NAME_LEN), index=True, default="")
     created_at: Mapped[datetime] = mapped_column(Time, index=True)
     scenario: Mapped[str] = mapped_column(String(NAME_LEN), index=True)
