@@ -220,3 +220,89 @@ def test_lapi_killed_during_a_burst_loses_nothing(tmp_path: Path) -> None:
     assert stats["rejected"] == 0 and stats["queued"] == 0 and stats["push_errors"] >= 1
     assert len(rows) == total, f"{len(rows) - total:+d} alerts"
     assert [u for u, _ in rows] == [a["uuid"] for a in alerts]  # each once, in order
+
+
+def test_refused_credentials_keep_alerts_queued_until_they_work(
+    server: tuple[ThreadServer, LapiService], tmp_path: Path
+) -> None:
+    srv, svc = server
+    state = AgentState(tmp_path / "agent-state.db")
+    enqueue(state, [make_alert(i) for i in range(3)])
+    newcomer = Credentials(url=srv.url, login="newcomer", password="newcomer-password")
+
+    async def go() -> dict[str, int]:
+        async with LapiClient(newcomer) as client:
+            pusher = Pusher(state, client, retry_min=0.05, retry_max=0.1)
+            task = asyncio.create_task(pusher.run())
+            await until(lambda: pusher.push_errors >= 3, 5, "refused logins")
+            assert state.queue_len() == 3 and pusher.rejected == 0  # nothing set aside
+            await asyncio.to_thread(svc.register_machine, "newcomer", "newcomer-password", "", True)
+            await until(lambda: state.queue_len() == 0, 5, "delivery once the machine exists")
+            await pusher.stop(1)
+            assert task.done()
+            return pusher.stats
+
+    stats = asyncio.run(go())
+    assert stats["pushed"] == 3 and stats["rejected"] == 0
+    assert stored(svc) == ["alert 0", "alert 1", "alert 2"]
+
+
+class LosingProxy:
+    """A TCP proxy to the LAPI that swallows the first ``201`` answer (the LAPI stored the
+    alerts, the agent never hears of it) and cuts that connection."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.lost = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _handle(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def up() -> None:
+            while data := await cr.read(65536):
+                uw.write(data)
+                await uw.drain()
+            uw.close()
+
+        async def down() -> None:
+            while data := await ur.read(65536):
+                if data.startswith(b"HTTP/1.1 201") and self.lost == 0:
+                    self.lost += 1
+                    break
+                cw.write(data)
+                await cw.drain()
+            cw.close()
+            uw.close()
+
+        await asyncio.gather(up(), down(), return_exceptions=True)
+
+
+def test_batch_stored_but_answer_lost_is_stored_once(
+    server: tuple[ThreadServer, LapiService], tmp_path: Path
+) -> None:
+    srv, svc = server
+    state = AgentState(tmp_path / "agent-state.db")
+    alerts = [make_alert(i) for i in range(30)]
+    enqueue(state, alerts)
+
+    async def go() -> dict[str, int]:
+        proxy = LosingProxy(srv.port)
+        url = await proxy.start()
+        async with LapiClient(creds(url)) as client:
+            pusher = Pusher(state, client, batch=10, retry_min=0.05)
+            task = asyncio.create_task(pusher.run())
+            await until(lambda: state.queue_len() == 0, 10, "the queue delivered")
+            await pusher.stop(1)
+            assert task.done()
+        assert proxy.lost == 1
+        return pusher.stats
+
+    stats = asyncio.run(go())
+    assert stats["pushed"] == 30 and stats["push_errors"] == 1  # one batch sent twice
+    rows = svc.search_alerts(AlertQuery())
+    assert [a["uuid"] for a in reversed(rows)] == [a["uuid"] for a in alerts]  # once each, in order

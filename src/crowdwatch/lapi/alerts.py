@@ -249,7 +249,7 @@ def parse_alert(doc: Any, where: str = "alert") -> AlertIn:
         meta=_meta_list(doc.get("meta"), f"{where}.meta"),
         labels=labels,
         decisions=[parse_decision(d, f"{where}.decisions[{i}]") for i, d in enumerate(decisions)],
-        uuid=_uuid(doc.get("uuid")),
+        uuid="",
     )
 
 

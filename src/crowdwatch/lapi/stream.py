@@ -48,6 +48,7 @@ class DecisionIndex:
         self._by_net: dict[int, Slot] = {}  # _net_key(block) -> decisions on exactly that block
         self._prefixes: dict[int, int] = {}  # prefix length -> number of active blocks
         self._by_value: dict[str, Slot] = {}  # value -> decisions (any scope/type)
+        self._shared = 0  # decisions beyond the first on a value: 0 means nothing to deduplicate
 
     # --- feeding ---------------------------------------------------------------------
     def apply(self, changes: Iterable[DecisionRecord], now: datetime) -> int:
@@ -88,6 +89,8 @@ class DecisionIndex:
             _put(self._by_net, _net_key(rec.ip.start, rec.ip.prefix), rec)
             self._prefixes[rec.ip.prefix] = self._prefixes.get(rec.ip.prefix, 0) + 1
         _put(self._by_value, rec.value, rec)
+        if self._by_value[rec.value].__class__ is list:
+            self._shared += 1
 
     def _unlink(self, rec: DecisionRecord) -> None:
         del self.active[rec.id]
@@ -98,6 +101,8 @@ class DecisionIndex:
                 self._prefixes[rec.ip.prefix] = left
             else:
                 del self._prefixes[rec.ip.prefix]
+        if self._by_value[rec.value].__class__ is list:
+            self._shared -= 1
         _drop(self._by_value, rec.value, rec)
 
     def compact(self, now: datetime) -> None:
@@ -128,7 +133,7 @@ class DecisionIndex:
         """Decisions a bouncer at ``cursor`` must add and remove (``None``: startup, full set)."""
         if cursor is None or cursor < self._floor:
             full = [r for r in self.active.values() if r.until > now and accept(r)]
-            return StreamAnswer(_dedupe(full), [], self.seq)
+            return StreamAnswer(self._dedupe(full), [], self.seq)
         start = bisect.bisect_right(self._log_seq, cursor)
         latest: dict[int, DecisionRecord] = {}
         for rec in self._log[start:]:
@@ -143,7 +148,12 @@ class DecisionIndex:
                     new.append(rec)
             elif rec.created_seq <= cursor and not self._still_covered(rec, accept, now):
                 deleted.append(rec)
-        return StreamAnswer(_dedupe(new), deleted, self.seq)
+        return StreamAnswer(self._dedupe(new), deleted, self.seq)
+
+    def _dedupe(self, records: list[DecisionRecord]) -> list[DecisionRecord]:
+        """One decision per (scope, value, type): the one lasting longest. Only records whose
+        value other active decisions share can have a rival, so the others pass through."""
+        return _dedupe(records) if self._shared else records
 
     def _still_covered(self, rec: DecisionRecord, accept: Pred, now: datetime) -> bool:
         """Another live decision with the same scope/value/type keeps the bouncer's entry."""

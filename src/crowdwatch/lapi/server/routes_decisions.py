@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from crowdwatch.lapi.decisions import DecisionFilter, json_array
+from crowdwatch.lapi.decisions import DecisionFilter, json_array, json_chunks
 from crowdwatch.lapi.errors import BadRequest, NotFound
 from crowdwatch.lapi.server import params
 from crowdwatch.lapi.server.http import (
@@ -21,6 +21,7 @@ from crowdwatch.lapi.storage.machines import BouncerSeen
 routes = web.RouteTableDef()
 
 STREAM_DEFAULT_SCOPES = "ip,range"
+STREAM_WHOLE_MAX = 5000  # decisions in a stream answer sent as one body; larger ones in pieces
 
 
 @routes.get("/v1/decisions")
@@ -51,7 +52,7 @@ async def get_decisions(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/decisions/stream")
-async def stream(request: web.Request) -> web.Response:
+async def stream(request: web.Request) -> web.StreamResponse:
     bouncer = await require_bouncer(request)
     q = request.query
     flt = DecisionFilter.from_params(
@@ -72,8 +73,23 @@ async def stream(request: web.Request) -> web.Response:
     st.pulls[bouncer.id] = BouncerSeen(
         now, answer.cursor if moved else None, client_ip(request), request.headers.get("User-Agent", "")
     )
-    body = b'{"new":' + json_array(answer.new, now) + b',"deleted":' + json_array(answer.deleted, now) + b"}"
-    return raw_json(body)
+    if len(answer.new) + len(answer.deleted) <= STREAM_WHOLE_MAX:
+        body = b'{"new":' + json_array(answer.new, now) + b',"deleted":' + json_array(answer.deleted, now) + b"}"
+        return raw_json(body)
+    # a large answer (a startup with the whole set) is sent in pieces: its full text would
+    # double the server's memory for the duration of the transfer
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    for key, records in ((b'{"new":[', answer.new), (b'],"deleted":[', answer.deleted)):
+        await resp.write(key)
+        sep = b""
+        for chunk in json_chunks(records, now):
+            if chunk:
+                await resp.write(sep + chunk)
+                sep = b","
+    await resp.write(b"]}")
+    await resp.write_eof()
+    return resp
 
 
 def _decision_query(request: web.Request) -> DecisionQuery:
