@@ -86,14 +86,15 @@ still="$(missing)"
 
 # Fallback: unpack the .debs (no maintainer scripts) and hand their bin directories to PATH.
 log "apt could not provide: $still; falling back to apt-get download + dpkg -x into $PKG_DIR"
-mkdir -p "$PKG_DIR/root" && cd "$PKG_DIR" || exit 0
-rm -f ./*.deb
+mkdir -p "$PKG_DIR" && cd "$PKG_DIR" || exit 0
+rm -rf ./*.deb root bin
+mkdir -p root
 wanted=("${PACKAGES[@]}")
 for lib in libnftables1 libnftnl11 libjansson4 libmnl0 libxtables12; do
     dpkg -s "$lib" >/dev/null 2>&1 || wanted+=("$lib")
 done
 for pkg in "${wanted[@]}"; do
-    apt-get download -q "$pkg" >&2 || log "apt-get download $pkg failed"
+    apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 || log "apt-get download $pkg failed"
 done
 for deb in ./*.deb; do
     [ -e "$deb" ] && dpkg -x "$deb" root
@@ -101,17 +102,22 @@ done
 bin="$PKG_DIR/bin"
 mkdir -p "$bin"
 for b in "${BINARIES[@]}"; do
+    [ "$b" = nft ] && continue # wrapped below
     for d in usr/bin usr/sbin; do
         [ -x "root/$d/$b" ] && ln -sf "$PKG_DIR/root/$d/$b" "$bin/$b"
     done
 done
-if [ -x root/usr/sbin/nft ]; then # nft needs its unpacked libraries
+if [ -x root/usr/sbin/nft ]; then # nft may need its unpacked libraries
     libs=""
     for d in "$PKG_DIR"/root/usr/lib/*-linux-gnu "$PKG_DIR"/root/lib/*-linux-gnu; do
         [ -d "$d" ] && libs="${libs:+$libs:}$d"
     done
-    printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
-        "$libs" "$PKG_DIR/root/usr/sbin/nft" >"$bin/nft"
-    chmod 755 "$bin/nft"
+    if [ -n "$libs" ]; then
+        printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
+            "$libs" "$PKG_DIR/root/usr/sbin/nft" >"$bin/nft"
+        chmod 755 "$bin/nft"
+    else
+        ln -sf "$PKG_DIR/root/usr/sbin/nft" "$bin/nft"
+    fi
 fi
 echo "$bin"

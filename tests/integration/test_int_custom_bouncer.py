@@ -64,7 +64,7 @@ def test_custom_bouncer_sees_added_and_deleted_decisions(lapi: Lapi, tmp_path: P
 
         # the decision present at startup, then one added while the bouncer runs
         add = wait_for(lambda: seen("add", "198.51.100.7"), "add 198.51.100.7 (startup stream)")
-        _, ip, duration, reason, doc = add
+        _, _, duration, reason, doc = add
         assert reason == "integration custom"
         assert 7000 <= int(duration) <= 7200  # seconds left, as the bouncer passes them
         decision = json.loads(doc)

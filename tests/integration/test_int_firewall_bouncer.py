@@ -4,6 +4,7 @@ IP lands in its nftables set (and is really dropped), and leaves it when the dec
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -58,10 +59,8 @@ def netns() -> Iterator[str]:
     finally:
         # only processes started by this test live in this namespace
         for pid in _run("ip", "netns", "pids", name).stdout.split():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         _run("ip", "netns", "del", name)
 
 
@@ -105,7 +104,12 @@ def test_firewall_bouncer_bans_and_unbans_in_nftables(netns: str, tmp_path: Path
                     "blacklists_ipv4": "crowdsec-blacklists",
                     "blacklists_ipv6": "crowdsec6-blacklists",
                     "nftables": {
-                        "ipv4": {"enabled": True, "set-only": False, "table": "crowdsec", "chain": "crowdsec-chain"},
+                        "ipv4": {
+                            "enabled": True,
+                            "set-only": False,
+                            "table": "crowdsec",
+                            "chain": "crowdsec-chain",
+                        },
                         "ipv6": {
                             "enabled": True,
                             "set-only": False,

@@ -30,7 +30,9 @@ def test_pycrowdsec_stream_client_follows_bans(lapi: Lapi, stop_streams: list[An
     lapi.ban("203.0.113.10", "1h")
     stream = client.StreamClient(lapi.key, lapi_url=lapi.url + "/", interval=1)
     # a second bouncer: a stream cursor is per bouncer, as in CrowdSec
-    decisions = client.StreamDecisionClient(lapi.add_bouncer("pydecisions"), lapi_url=lapi.url + "/", interval=1)
+    decisions = client.StreamDecisionClient(
+        lapi.add_bouncer("pydecisions"), lapi_url=lapi.url + "/", interval=1
+    )
     stop_streams.extend([stream, decisions])
     stream.run()
     decisions.run()
@@ -60,10 +62,16 @@ def test_pycrowdsec_query_client(lapi: Lapi) -> None:
     lapi.cw("decisions", "add", "--range", "203.0.113.0/24", "--type", "captcha", "-d", "1h")
     # the server picks up the CLI's writes at its next database poll (about 1 s)
     found = wait_for(
-        lambda: len(query.get_decisions_for("203.0.113.20") or []) == 2 and query.get_decisions_for("203.0.113.20"),
+        lambda: (
+            len(query.get_decisions_for("203.0.113.20") or []) == 2
+            and query.get_decisions_for("203.0.113.20")
+        ),
         "both decisions containing 203.0.113.20",
     )
-    assert sorted((d["value"], d["type"]) for d in found) == [("203.0.113.0/24", "captcha"), ("203.0.113.20", "ban")]
+    assert sorted((d["value"], d["type"]) for d in found) == [
+        ("203.0.113.0/24", "captcha"),
+        ("203.0.113.20", "ban"),
+    ]
     assert query.get_action_for("203.0.113.20") == "captcha"  # the most recent decision wins
     assert [d["value"] for d in query.get_decisions_for("203.0.113.99")] == ["203.0.113.0/24"]
     # deleting the range (decisions containing 203.0.113.0/24) leaves the /32 ban

@@ -164,6 +164,38 @@ def pick_listen(cfg: Config) -> tuple[str, int, bool]:
     return host, _free_port(host), True
 
 
+def _loopback_tls() -> ssl.SSLContext:
+    """TLS for probing our own LAPI over loopback (its certificate may be self-signed)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def running_service(cfg: Config) -> str | None:
+    """The URL of a LAPI that already accepts this configuration's machine credentials — its
+    ``crowdwatch run`` is running (the demo must not start a second agent on the same state)."""
+    from crowdwatch.client.lapi import load_credentials
+
+    if not cfg.paths.credentials_path.exists():
+        return None
+    try:
+        creds = load_credentials(cfg.paths.credentials_path)
+    except ConfigError:
+        return None
+    if not creds.url or not creds.login:
+        return None
+    url = creds.url.rstrip("/") + "/v1/watchers/login"
+    body = json.dumps({"machine_id": creds.login, "password": creds.password, "scenarios": []}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    ctx = _loopback_tls() if url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(req, timeout=2, context=ctx) as resp:
+            return creds.url if resp.status == 200 else None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Linux: the service gets SIGTERM if the demo dies without stopping it."""
     with contextlib.suppress(Exception):
@@ -220,7 +252,7 @@ class Service:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Until ``GET /health`` answers; :class:`CliError` if the service exits or times out."""
-        ctx = ssl._create_unverified_context() if self.url.startswith("https") else None  # loopback probe
+        ctx = _loopback_tls() if self.url.startswith("https") else None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
@@ -429,6 +461,12 @@ def demo_cmd(
         raise CliError(
             "the detection items raise no remediation alert on the bundled samples: nothing to show"
         )
+    url = running_service(cfg)
+    if url is not None:
+        raise CliError(
+            f"crowdwatch already runs on {cfg.paths.config_dir} (LAPI {url}): stop it first, "
+            "or run the demo on a scratch directory (`crowdwatch --config-dir /tmp/crowdwatch-demo demo`)"
+        )
     if not shared and reset_demo_state(cfg):
         err.print(f"reset the agent state of the previous demo ({cfg.paths.agent_state_path})")
     for log in logs:  # each demo starts from empty logs (the service reads new files from the start)
@@ -477,7 +515,8 @@ def demo_cmd(
                     f"\nthe service keeps running (pid {service.proc.pid}, LAPI {service.url}, "
                     f"log {service.log_path}); Ctrl-C stops it"
                 )
-                service.proc.wait()
+                with contextlib.suppress(KeyboardInterrupt):  # the normal end of --keep-running
+                    service.proc.wait()
         except KeyboardInterrupt:
             interrupted = True
         finally:

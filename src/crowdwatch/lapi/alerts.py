@@ -46,7 +46,7 @@ class SourceIn:
     longitude: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)  # one per decision of an import: no per-instance dict
 class DecisionIn:
     """A decision given in the payload (cscli): kept as is, profiles are not consulted."""
 
@@ -249,7 +249,7 @@ def parse_alert(doc: Any, where: str = "alert") -> AlertIn:
         meta=_meta_list(doc.get("meta"), f"{where}.meta"),
         labels=labels,
         decisions=[parse_decision(d, f"{where}.decisions[{i}]") for i, d in enumerate(decisions)],
-        uuid="",
+        uuid=_uuid(doc.get("uuid")),
     )
 
 

@@ -42,6 +42,20 @@ ALLOWLIST_TTL = 1.0  # s an in-memory copy of the allowlists serves alert pushes
 PUSH_RECORD_INTERVAL = 1.0  # s between writes of one machine's last_push
 
 
+class Payload:
+    """A decoded request body handed over once: whoever takes it holds the only reference, so
+    a large import's JSON objects are freed as soon as they are parsed into alerts."""
+
+    __slots__ = ("_doc",)
+
+    def __init__(self, doc: Any) -> None:
+        self._doc = doc
+
+    def take(self) -> Any:
+        doc, self._doc = self._doc, None
+        return doc
+
+
 @dataclass(frozen=True)
 class MachineLogin:
     machine_id: str
@@ -361,6 +375,8 @@ class LapiService:
 
     @staticmethod
     def _parse_request(payload: Any) -> list[AlertIn]:
+        if isinstance(payload, Payload):
+            payload = payload.take()  # the decoded JSON is freed once parsed
         if not isinstance(payload, list):
             raise BadRequest("expected a JSON array of alerts")
         if len(payload) > MAX_ALERTS_PER_REQUEST:

@@ -10,6 +10,7 @@ from aiohttp import web
 from crowdwatch.lapi.errors import BadRequest, NotFound
 from crowdwatch.lapi.server import params
 from crowdwatch.lapi.server.http import json_body, json_response, require_machine, require_trusted, state
+from crowdwatch.lapi.service import Payload
 from crowdwatch.lapi.storage.alerts import AlertQuery
 
 routes = web.RouteTableDef()
@@ -43,9 +44,8 @@ def _alert_id(request: web.Request) -> int:
 @routes.post("/v1/alerts")
 async def push_alerts(request: web.Request) -> web.Response:
     machine_id = await require_machine(request)
-    payload = await json_body(request)
     st = state(request)
-    ids = await st.push_alerts(machine_id, payload)
+    ids = await st.push_alerts(machine_id, Payload(await json_body(request)))
     return json_response(ids, 201)
 
 

@@ -74,7 +74,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
         now, answer.cursor if moved else None, client_ip(request), request.headers.get("User-Agent", "")
     )
     if len(answer.new) + len(answer.deleted) <= STREAM_WHOLE_MAX:
-        body = b'{"new":' + json_array(answer.new, now) + b',"deleted":' + json_array(answer.deleted, now) + b"}"
+        body = (
+            b'{"new":' + json_array(answer.new, now) + b',"deleted":' + json_array(answer.deleted, now) + b"}"
+        )
         return raw_json(body)
     # a large answer (a startup with the whole set) is sent in pieces: its full text would
     # double the server's memory for the duration of the transfer
