@@ -342,6 +342,7 @@ def run(args: argparse.Namespace, workdir: Path) -> Soak:
         state,
         machine_id="soak",
         checkpoint_interval=1.0,
+        min_dump_interval=args.dump_interval,
         counters_of=lambda key: source_box[0].counters().get(key) if source_box else None,
     )
     soak = Soak()
@@ -467,6 +468,13 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=24.0, help="simulated hours the lines span (default 24)")
     ap.add_argument("--every", type=int, default=0, help="lines between samples (default lines/40)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--dump-interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="least wall seconds between bucket dumps (default: the agent's, 10 checkpoint intervals)",
+    )
     ap.add_argument("--max-growth", type=float, default=0.10, help="RSS growth deemed flat (default 0.10)")
     ap.add_argument(
         "--tracemalloc", type=int, default=0, metavar="FRAMES", help="trace Python allocations (frames kept)"

@@ -41,15 +41,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(check: Callable[[], T | None], what: str, timeout: float = 15.0, every: float = 0.1) -> T:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
+def wait_for(
+    check: Callable[[], T | None],
+    what: str,
+    timeout: float = 15.0,
+    every: float = 0.1,
+    log: Path | None = None,
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` (and showing the end
+    of ``log``, the client's output) on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+            tail = log.read_text(errors="replace")[-2000:] if log is not None and log.is_file() else ""
+            pytest.fail(
+                f"timed out after {timeout:.0f}s waiting for {what}" + (f"; log:\n{tail}" if tail else "")
+            )
         time.sleep(every)
 
 

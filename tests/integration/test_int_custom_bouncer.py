@@ -63,7 +63,7 @@ def test_custom_bouncer_sees_added_and_deleted_decisions(lapi: Lapi, tmp_path: P
             return next((c for c in _calls(calls) if c[:2] == [verb, ip]), None)
 
         # the decision present at startup, then one added while the bouncer runs
-        add = wait_for(lambda: seen("add", "198.51.100.7"), "add 198.51.100.7 (startup stream)")
+        add = wait_for(lambda: seen("add", "198.51.100.7"), "add 198.51.100.7 (startup stream)", log=out)
         _, _, duration, reason, doc = add
         assert reason == "integration custom"
         assert 7000 <= int(duration) <= 7200  # seconds left, as the bouncer passes them
@@ -72,15 +72,15 @@ def test_custom_bouncer_sees_added_and_deleted_decisions(lapi: Lapi, tmp_path: P
         assert decision["origin"] == "cscli"
 
         lapi.ban("2001:db8::42", "30m", "integration v6")
-        wait_for(lambda: seen("add", "2001:db8::42"), "add 2001:db8::42 (delta stream)")
+        wait_for(lambda: seen("add", "2001:db8::42"), "add 2001:db8::42 (delta stream)", log=out)
         assert not seen("del", "198.51.100.7")
 
         lapi.unban("198.51.100.7")
-        delete = wait_for(lambda: seen("del", "198.51.100.7"), "del 198.51.100.7 (delta stream)")
+        delete = wait_for(lambda: seen("del", "198.51.100.7"), "del 198.51.100.7 (delta stream)", log=out)
         assert json.loads(delete[-1])["value"] == "198.51.100.7"
         assert not seen("del", "2001:db8::42")
         lapi.unban("2001:db8::42")
-        wait_for(lambda: seen("del", "2001:db8::42"), "del 2001:db8::42 (delta stream)")
+        wait_for(lambda: seen("del", "2001:db8::42"), "del 2001:db8::42 (delta stream)", log=out)
         # each decision was announced exactly once each way
         verbs = sorted((c[0], c[1]) for c in _calls(calls))
         assert verbs == [

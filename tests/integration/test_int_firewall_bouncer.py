@@ -142,19 +142,19 @@ def _check_bouncer(ns: str, lapi: Lapi, port: int, proc: subprocess.Popen[bytes]
     def v6() -> list[str]:
         return _nft_set(ns, "ip6", "crowdsec6", "crowdsec6-blacklists")
 
-    wait_for(lambda: "198.51.100.9" in v4(), "198.51.100.9 in the nftables set (startup stream)")
+    wait_for(lambda: "198.51.100.9" in v4(), "198.51.100.9 in the nftables set (startup stream)", log=out)
     # a ban added while the bouncer runs, for a loopback source we can test from inside the namespace
     assert _connects(ns, "127.0.0.2", port), "127.0.0.2 cannot reach the LAPI before any ban"
     lapi.ban("127.0.0.2", "1h")
     lapi.ban("2001:db8::9", "1h")
-    wait_for(lambda: "127.0.0.2" in v4(), "127.0.0.2 in the nftables set (delta stream)")
-    wait_for(lambda: "2001:db8::9" in v6(), "2001:db8::9 in the nftables ip6 set (delta stream)")
+    wait_for(lambda: "127.0.0.2" in v4(), "127.0.0.2 in the nftables set (delta stream)", log=out)
+    wait_for(lambda: "2001:db8::9" in v6(), "2001:db8::9 in the nftables ip6 set (delta stream)", log=out)
     assert not _connects(ns, "127.0.0.2", port), "a banned source still connects: the rule is not enforced"
     assert _connects(ns, "127.0.0.1", port)
 
     lapi.unban("127.0.0.2")
-    wait_for(lambda: "127.0.0.2" not in v4(), "127.0.0.2 to leave the set")
+    wait_for(lambda: "127.0.0.2" not in v4(), "127.0.0.2 to leave the set", log=out)
     assert v4() == ["198.51.100.9"] and v6() == ["2001:db8::9"]
     assert _connects(ns, "127.0.0.2", port), "127.0.0.2 is still dropped after its decision was deleted"
     lapi.cw("decisions", "delete", "--all")
-    wait_for(lambda: not v4() and not v6(), "the remaining bans to leave both sets")
+    wait_for(lambda: not v4() and not v6(), "the remaining bans to leave both sets", log=out)

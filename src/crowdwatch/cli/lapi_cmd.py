@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Annotated
 
@@ -11,16 +12,27 @@ import typer
 from crowdwatch.cli import context
 from crowdwatch.cli.context import CliError
 from crowdwatch.config import ConfigError, load_config
+from crowdwatch.config.schema import Config
 from crowdwatch.lapi.errors import ProfileLoadError
 from crowdwatch.lapi.storage import DatabaseError
 
 _LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
 
+def with_metrics_listen(cfg: Config, listen: str) -> Config:
+    """``cfg`` with the metrics endpoint moved to ``listen`` (HOST:PORT)."""
+    from crowdwatch.lapi.server import split_listen
+
+    host, port = split_listen(listen)
+    prom = dataclasses.replace(cfg.settings.prometheus, enabled=True, listen_addr=host, listen_port=port)
+    return dataclasses.replace(cfg, settings=dataclasses.replace(cfg.settings, prometheus=prom))
+
+
 def lapi_cmd(
     listen: Annotated[
         str | None, typer.Option("--listen", help="HOST:PORT to listen on (default: api.server.listen_uri).")
     ] = None,
+    metrics_listen: str | None = None,
 ) -> None:
     """Start the Local API server (CrowdSec LAPI v1 compatible) until interrupted."""
     from crowdwatch.lapi import open_lapi
@@ -33,6 +45,8 @@ def lapi_cmd(
         raise CliError(str(exc)) from None
     try:
         host, port = split_listen(listen or cfg.api.server.listen_uri)
+        if metrics_listen:
+            cfg = with_metrics_listen(cfg, metrics_listen)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     logging.basicConfig(
@@ -94,11 +108,17 @@ def _lapi_group(
     listen: Annotated[
         str | None, typer.Option("--listen", help="HOST:PORT to listen on (default: api.server.listen_uri).")
     ] = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-listen", hidden=True, help="HOST:PORT of the metrics endpoint (crowdwatch run)."
+        ),
+    ] = None,
 ) -> None:
     """Start the Local API server (CrowdSec LAPI v1 compatible) until interrupted; `lapi status`
     checks a running one."""
     if ctx.invoked_subcommand is None:
-        lapi_cmd(listen)
+        lapi_cmd(listen, metrics_listen)
     elif listen is not None:
         raise CliError("--listen goes with `crowdwatch lapi` alone, not with a subcommand")
 

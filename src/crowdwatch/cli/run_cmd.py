@@ -1,4 +1,4 @@
-"""``crowdwatch run``: the single-machine service — the LAPI and the agent in one process.
+"""``crowdwatch run``: the single-machine service — the agent, and the LAPI in a child process.
 
 On first use the configuration directory is created with defaults (SQLite, bundled
 content). A local machine is registered and validated in the LAPI's database and its
@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import secrets
+import signal
 import socket
+import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +31,8 @@ from crowdwatch.client.lapi import Credentials, load_credentials
 from crowdwatch.config import ConfigError, load_config
 from crowdwatch.config.schema import Config
 from crowdwatch.lapi.service import LapiService
+
+log = logging.getLogger(__name__)
 
 
 def local_url(host: str, port: int, tls: bool) -> str:
@@ -101,63 +107,148 @@ def ensure_local_machine(cfg: Config, service: LapiService, url: str) -> Credent
     return creds
 
 
+def free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM the LAPI child if ``crowdwatch run`` dies (even by SIGKILL)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class LapiChild:
+    """The LAPI of ``crowdwatch run``, a ``crowdwatch lapi`` child process restarted if it dies."""
+
+    RESTART_MAX = 30.0
+
+    def __init__(self, argv: list[str], health_url: str, ssl: Any) -> None:
+        self.argv = argv
+        self.health_url = health_url
+        self.ssl = ssl
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, timeout: float = 60.0) -> None:
+        """Spawn the child and wait until it answers ``/health``; raises :class:`CliError`."""
+        import aiohttp
+
+        self.proc = await asyncio.create_subprocess_exec(*self.argv, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.proc.returncode is not None:
+                    raise CliError(
+                        f"the LAPI process exited with status {self.proc.returncode} (see its log above)"
+                    )
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with session.get(self.health_url, ssl=self.ssl) as resp:
+                        if resp.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise CliError(f"the LAPI process did not answer {self.health_url} within {timeout:.0f} s")
+
+    async def supervise(self, stop: asyncio.Event) -> None:
+        """Restart the child (with back-off) whenever it exits before ``stop`` is set."""
+        delay = 0.5
+        while not stop.is_set():
+            assert self.proc is not None
+            code = await self.proc.wait()
+            if stop.is_set():
+                return
+            log.error("the LAPI process exited with status %s; restarting it in %.1f s", code, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
+            try:
+                await self.start()
+                delay = 0.5
+            except CliError as exc:
+                log.error("%s", exc)
+                delay = min(delay * 2, self.RESTART_MAX)
+
+    async def terminate(self, timeout: float = 20.0) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
 def run_cmd(
     listen: Annotated[
         str | None, typer.Option("--listen", help="HOST:PORT of the LAPI (default: api.server.listen_uri).")
     ] = None,
 ) -> None:
-    """Run the Local API and the agent together (single-machine install) until interrupted."""
+    """Run the Local API and the agent together (single-machine install) until interrupted.
+
+    The LAPI runs in a child process (``crowdwatch lapi``, restarted if it dies) so that
+    detection and the API each get a core; the agent pushes to it over loopback HTTP.
+    """
     from crowdwatch.lapi import open_lapi
     from crowdwatch.lapi.errors import ProfileLoadError
-    from crowdwatch.lapi.server import serve, split_listen
+    from crowdwatch.lapi.server import split_listen
     from crowdwatch.lapi.server.options import OptionsError, ServerOptions, ssl_context
     from crowdwatch.lapi.storage import DatabaseError
-    from crowdwatch.metrics.server import metrics_for_agent, metrics_for_lapi, with_metrics
+    from crowdwatch.metrics.remote import RemoteCollector
+    from crowdwatch.metrics.server import metrics_for_agent, with_metrics
 
     try:
         cfg = load_config(context.STATE.config_dir)
         host, port = split_listen(listen or cfg.api.server.listen_uri)
-        options = ServerOptions.from_config(cfg.api.server)
+        ServerOptions.from_config(cfg.api.server)  # checked here: errors before anything starts
         tls = ssl_context(cfg.api.server.tls, cfg.paths.config_dir)
     except (ConfigError, OptionsError, ValueError) as exc:
         raise CliError(str(exc)) from None
     setup_logging(cfg)
     try:
-        service = open_lapi(cfg)
+        service = open_lapi(cfg)  # creates/migrates the database before the child opens it
     except (ProfileLoadError, DatabaseError, ConfigError) as exc:
         raise CliError(str(exc)) from None
+    url = local_url(host, port, tls is not None)
     try:
-        creds = ensure_local_machine(cfg, service, local_url(host, port, tls is not None))
-        runtime = open_runtime(cfg, creds.login)
-        registry = metrics_for_lapi(cfg)
-        metrics_for_agent(runtime, cfg, registry)
-
-        async def main() -> None:
-            ready = asyncio.Event()
-            lapi = asyncio.create_task(
-                serve(service, host, port, ready, options=options, tls=tls, registry=registry)
-            )
-            waiter = asyncio.create_task(ready.wait())
-            await asyncio.wait({lapi, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if lapi.done():
-                waiter.cancel()
-                runtime.close()
-                lapi.result()  # raises the bind error
-                return
-            try:
-                # installed after serve's own handlers: SIGTERM stops the agent first, then the LAPI
-                await run_agent(runtime, creds, batch=cfg.crowdwatch.push_batch)
-            finally:
-                lapi.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await lapi
-
-        try:
-            asyncio.run(with_metrics(cfg, registry, main()))
-        except OSError as exc:
-            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        creds = ensure_local_machine(cfg, service, url)
     finally:
         service.db.dispose()
+    runtime = open_runtime(cfg, creds.login)
+    argv = [sys.executable, "-m", "crowdwatch.cli.main", "--config-dir", str(cfg.paths.config_dir)]
+    argv += ["lapi", "--listen", f"{host}:{port}"]
+    registry = metrics_for_agent(runtime, cfg)
+    if registry is not None:
+        metrics_port = free_loopback_port()
+        argv += ["--metrics-listen", f"127.0.0.1:{metrics_port}"]
+        registry.register(RemoteCollector(f"http://127.0.0.1:{metrics_port}/metrics"))
+    child = LapiChild(argv, url + "health", False if tls is not None else None)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        try:
+            await child.start()
+        except BaseException:
+            runtime.close()
+            await child.terminate()
+            raise
+        supervisor = asyncio.create_task(child.supervise(stop))
+        try:
+            await run_agent(runtime, creds, batch=cfg.crowdwatch.push_batch)
+        finally:
+            stop.set()  # SIGTERM stops the agent first (last pushes), then the LAPI
+            await child.terminate()
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+
+    asyncio.run(with_metrics(cfg, registry, main()))
 
 
 def register(app: typer.Typer) -> None:

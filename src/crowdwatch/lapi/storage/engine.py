@@ -8,13 +8,12 @@ stalls). PostgreSQL (psycopg 3) and MySQL/MariaDB (PyMySQL) use one pool for bot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL
 
 from crowdwatch.config.schema import DbConfigSection
@@ -119,9 +118,42 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
 
 
+_REVISION = re.compile(r'^revision = "([^"]+)"', re.M)
+_DOWN_REVISION = re.compile(r'^down_revision = "([^"]+)"', re.M)
+
+
+def head_revision() -> str:
+    """The newest revision of the shipped migrations, read from their files (the revision no
+    other one builds on), without importing Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text()
+        rev = _REVISION.search(source)
+        if rev:
+            revisions.add(rev.group(1))
+        parents.update(_DOWN_REVISION.findall(source))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else ""
+
+
+def _schema_revision(db: Database) -> str | None:
+    with db.write.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate_schema(db: Database) -> None:
     """Apply the Alembic migrations shipped in the package (idempotent; serialised between
-    processes starting together on PostgreSQL/MySQL by a database lock)."""
+    processes starting together on PostgreSQL/MySQL by a database lock). Alembic is only
+    imported when the schema is behind: it would cost every LAPI process ~10 MB."""
+    head = head_revision()
+    if head and _schema_revision(db) == head:
+        return
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     with db.write.connect() as conn:
