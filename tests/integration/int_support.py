@@ -44,7 +44,7 @@ def free_port() -> int:
 def wait_for(
     check: Callable[[], T | None],
     what: str,
-    timeout: float = 15.0,
+    timeout: float = 30.0,
     every: float = 0.1,
     log: Path | None = None,
 ) -> T:

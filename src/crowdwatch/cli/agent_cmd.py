@@ -72,7 +72,8 @@ async def run_agent(
     scenarios = runtime.engine.scenarios.names if runtime.engine.scenarios is not None else []
     try:
         async with LapiClient(creds, scenarios=scenarios) as client:
-            pusher = Pusher(runtime.state, client, batch=batch)
+            dead_letter = runtime.config.paths.data_dir / "rejected-alerts.jsonl"
+            pusher = Pusher(runtime.state, client, batch=batch, dead_letter=dead_letter)
             runtime.on_queued.append(pusher.notify)
             runtime.push_stats = lambda: pusher.stats
             push_task = loop.create_task(pusher.run())

@@ -45,7 +45,7 @@ class DecisionIndex:
         self._floor = 0  # cursors below this lost information (compacted away)
         # Lookup tables hold a record, or a list when several share the key (rare): a dict per
         # key would cost ~300 bytes per decision, the index's largest share at 100k decisions.
-        self._by_net: dict[int, Slot] = {}  # _net_key(block) -> decisions on exactly that block
+        self._by_net: dict[int, Slot] = {}  # DecisionRecord.net -> decisions on exactly that block
         self._prefixes: dict[int, int] = {}  # prefix length -> number of active blocks
         self._by_value: dict[str, Slot] = {}  # value -> decisions (any scope/type)
         self._shared = 0  # decisions beyond the first on a value: 0 means nothing to deduplicate
@@ -85,22 +85,26 @@ class DecisionIndex:
 
     def _link(self, rec: DecisionRecord) -> None:
         self.active[rec.id] = rec
-        if rec.ip is not None:
-            _put(self._by_net, _net_key(rec.ip.start, rec.ip.prefix), rec)
-            self._prefixes[rec.ip.prefix] = self._prefixes.get(rec.ip.prefix, 0) + 1
+        net = rec.net
+        if net is not None:
+            _put(self._by_net, net, rec)
+            prefix = net & 0xFF
+            self._prefixes[prefix] = self._prefixes.get(prefix, 0) + 1
         _put(self._by_value, rec.value, rec)
         if self._by_value[rec.value].__class__ is list:
             self._shared += 1
 
     def _unlink(self, rec: DecisionRecord) -> None:
         del self.active[rec.id]
-        if rec.ip is not None:
-            _drop(self._by_net, _net_key(rec.ip.start, rec.ip.prefix), rec)
-            left = self._prefixes[rec.ip.prefix] - 1
+        net = rec.net
+        if net is not None:
+            _drop(self._by_net, net, rec)
+            prefix = net & 0xFF
+            left = self._prefixes[prefix] - 1
             if left:
-                self._prefixes[rec.ip.prefix] = left
+                self._prefixes[prefix] = left
             else:
-                del self._prefixes[rec.ip.prefix]
+                del self._prefixes[prefix]
         if self._by_value[rec.value].__class__ is list:
             self._shared -= 1
         _drop(self._by_value, rec.value, rec)
@@ -203,6 +207,7 @@ Slot = DecisionRecord | list[DecisionRecord]
 
 
 def _net_key(start: int, prefix: int) -> int:
+    """``DecisionRecord.net`` of a block."""
     return start << 8 | prefix
 
 
