@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -122,7 +122,7 @@ class SoakGen(gl.Gen):
         return ip
 
 
-def traffic(lines: int, span: float, seed: int) -> Iterator[tuple[float, int, str]]:
+def traffic(lines: int, span: float, seed: int) -> Generator[tuple[float, int, str], None, None]:
     """``lines`` log lines ``(simulated second, stream index, text)`` in time order over ``span`` s.
 
     Sessions start uniformly within successive windows of :data:`WINDOW` seconds, as many as

@@ -14,6 +14,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 # the attackers of content/samples, by scenario (what a forensic replay of them finds)
 SSH_BF = {
     "37.203.206.29",
@@ -102,6 +104,28 @@ def test_quickstart_demo_runs_the_service_on_live_sample_logs(tmp_path: Path) ->
     assert set(stored) >= SSH_BF | HTTP_PROBING
     assert all(a["machine_id"].endswith("-crowdwatch") for a in stored.values())
     assert "agent stopped" in Path(doc["run_log"]).read_text()
+
+
+@pytest.mark.slow
+def test_quickstart_demo_twice_in_a_row_shows_the_decisions_again(tmp_path: Path) -> None:
+    """A second demo right after the first: the first one's bucket state (blackhole windows
+    of 1-5 min) must not silence the attackers: their second attack is detected and pushed."""
+    env, _ = _demo_env(tmp_path)
+    first = _cw(env, "demo", "-o", "json", "--duration", "1", timeout=150)
+    assert first.returncode == 0, first.stderr
+    second = _cw(env, "demo", "-o", "json", "--duration", "1", timeout=150)
+    assert second.returncode == 0, second.stderr
+    assert "reset the agent state of the previous demo" in " ".join(second.stderr.split())
+    doc = json.loads(second.stdout)
+    assert doc["acquisition"]["written"] is False
+    assert {d["ip"] for d in doc["decisions"]} >= SSH_BF | HTTP_PROBING
+    first_ids = {d["alert_id"] for d in json.loads(first.stdout)["decisions"]}
+    new_alerts = {d["ip"] for d in doc["decisions"] if d["alert_id"] not in first_ids}
+    assert new_alerts >= SSH_BF | HTTP_PROBING  # the second attack was detected and pushed again
+    listed = _cw(env, "alerts", "list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    per_ip = Counter(a["source"]["value"] for a in json.loads(listed.stdout))
+    assert all(per_ip[ip] == 2 for ip in SSH_BF | HTTP_PROBING)
 
 
 def test_quickstart_demo_leaves_a_real_acquisition_alone(tmp_path: Path) -> None:

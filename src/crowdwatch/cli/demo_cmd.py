@@ -5,7 +5,10 @@ Steps (each one said on stderr):
 1. the configuration directory is resolved as for every command (created with defaults on
    first use). When its acquisition has no data source yet, ``acquis.d/crowdwatch-demo.yaml``
    is written, following ``<data_dir>/demo/access.log`` (nginx) and ``auth.log`` (syslog);
-   a real acquisition is never touched (the demo then asks for a scratch ``--config-dir``);
+   a real acquisition is never touched (the demo then asks for a scratch ``--config-dir``).
+   A demo refuses to start beside a running service of the same directory; when the demo
+   logs are the only sources, the agent state of an earlier demo is reset (its blackhole
+   windows would silence the same attackers for minutes) and the demo logs start empty;
 2. ``crowdwatch run`` starts as a child process — the real service, its output in
    ``<log_dir>/demo-run.log`` — on the configured LAPI address, or a free port when that one
    is taken; the demo waits for ``/health`` to answer;
@@ -403,22 +406,22 @@ def _feed_and_watch(
 
 
 def _next_steps(cfg: Config, acquisition: Path, keep_running: bool) -> str:
-    cfg_opt = (
-        ""
-        if "CROWDWATCH_CONFIG_DIR" in os.environ or context.STATE.config_dir is None
-        else (f" --config-dir {cfg.paths.config_dir}")
-    )
-    cw = f"crowdwatch{cfg_opt}"
-    lines = [
-        "Next steps:",
-        f"  {cw} decisions list          the decisions in the local database",
-        f"  {cw} alerts list             the alerts that brought them",
-        f"  {cw} metrics                 what the running service read, parsed and detected",
-        f"  real logs: delete {acquisition} and name your logs in {cfg.paths.acquisition_path}",
-        "             (e.g. /var/log/nginx/access.log type nginx, /var/log/auth.log type syslog)",
+    explicit = context.STATE.config_dir is not None and "CROWDWATCH_CONFIG_DIR" not in os.environ
+    cw = f"crowdwatch --config-dir {cfg.paths.config_dir}" if explicit else "crowdwatch"
+    running = "" if keep_running else " (while it runs)"
+    steps = [
+        (f"{cw} decisions list", "the decisions in the local database"),
+        (f"{cw} alerts list", "the alerts that brought them"),
+        (f"{cw} metrics", f"what the service read, parsed and detected{running}"),
     ]
     if not keep_running:
-        lines.append(f"  {cw} run                     keep protecting: the service in the foreground")
+        steps.append((f"{cw} run", "keep protecting: the service in the foreground"))
+    width = max(len(c) for c, _ in steps) + 3
+    lines = ["Next steps:", *(f"  {c.ljust(width)}{what}" for c, what in steps)]
+    lines.append(
+        f"  real logs: name them in {cfg.paths.acquisition_path} (e.g. /var/log/nginx/access.log "
+        f"type nginx, /var/log/auth.log type syslog) and delete {acquisition}"
+    )
     return "\n".join(lines)
 
 

@@ -138,7 +138,6 @@ class Feeder:
         self.scale = duration / span if span > 0 else 0.0
         self.written = 0
         self.started: float | None = None  # monotonic time of the first line
-        self.first_written_at: datetime | None = None
         self._files: dict[Path, IO[str]] = {}
 
     @property
@@ -162,7 +161,6 @@ class Feeder:
         now = time.monotonic()
         if self.started is None:
             self.started = now
-            self.first_written_at = datetime.now(UTC)
         touched: set[Path] = set()
         while self.written < len(self.lines):
             line = self.lines[self.written]

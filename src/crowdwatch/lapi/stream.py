@@ -183,11 +183,16 @@ class DecisionIndex:
 
     def within(self, ip: IpRange, accept: Pred, now: datetime) -> list[DecisionRecord]:
         """Active decisions whose block lies inside ``ip``."""
-        return [
-            r
-            for r in self.active.values()
-            if r.ip is not None and ip.contains(r.ip) and r.until > now and accept(r)
-        ]
+        lo, hi = ip.start, ip.end
+        out: list[DecisionRecord] = []
+        for r in self.active.values():
+            net = r.net
+            if net is None or not lo <= net >> 8 <= hi:
+                continue
+            block = r.ip
+            if block is not None and block.end <= hi and r.until > now and accept(r):
+                out.append(r)
+        return out
 
     def matching(self, accept: Pred, now: datetime) -> list[DecisionRecord]:
         return [r for r in self.active.values() if r.until > now and accept(r)]
