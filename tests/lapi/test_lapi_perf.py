@@ -16,7 +16,7 @@ from crowdwatch.lapi.decisions import DecisionRecord, json_array
 from crowdwatch.lapi.iprange import parse_ip
 from crowdwatch.lapi.server.routes_decisions import STREAM_WHOLE_MAX
 from crowdwatch.lapi.service import LapiService, Payload
-from crowdwatch.lapi.storage.engine import _MIGRATIONS, head_revision
+from crowdwatch.lapi.storage.engine import _MIGRATIONS, WAL_AUTOCHECKPOINT_PAGES, head_revision
 from crowdwatch.lapi.storage.tables import ACTIVE
 
 from .helpers import BOUNCER_KEY, LiveServer, make_alert
@@ -126,3 +126,16 @@ def test_wire_form_of_records() -> None:
         * 2
     )
     assert json_array([], now) == b"[]"
+
+
+def test_sqlite_checkpoints_leave_the_commit_path(service: LapiService) -> None:
+    db = service.db
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    with db.write.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_AUTOCHECKPOINT_PAGES
+    service.create_alerts("agent", [make_alert("192.0.2.9")])
+    service.checkpoint()  # PASSIVE, from a read-only connection
+    with db.read.connect() as conn:
+        busy, log, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and log == done

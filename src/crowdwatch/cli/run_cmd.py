@@ -231,18 +231,26 @@ def run_cmd(
     child = LapiChild(argv, url + "health", False if tls is not None else None)
 
     async def main() -> None:
-        stop = asyncio.Event()
+        stop = asyncio.Event()  # set by SIGTERM/SIGINT (from the start: no signal kills us half-way)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
         try:
             await child.start()
         except BaseException:
             runtime.close()
             await child.terminate()
             raise
-        supervisor = asyncio.create_task(child.supervise(stop))
+        lapi_stop = asyncio.Event()
+        supervisor = asyncio.create_task(child.supervise(lapi_stop))
         try:
-            await run_agent(runtime, creds, batch=cfg.crowdwatch.push_batch)
+            if stop.is_set():
+                runtime.close()
+            else:
+                await run_agent(runtime, creds, batch=cfg.crowdwatch.push_batch, stop=stop)
         finally:
-            stop.set()  # SIGTERM stops the agent first (last pushes), then the LAPI
+            lapi_stop.set()  # SIGTERM stops the agent first (last pushes), then the LAPI
             await child.terminate()
             supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -208,7 +208,18 @@ def parse_decision(doc: Any, where: str) -> DecisionIn:
     return d
 
 
-def parse_alert(doc: Any, where: str = "alert") -> AlertIn:
+def _parse_decisions(docs: list[Any], where: str, release: bool) -> list[DecisionIn]:
+    out = []
+    for i in range(len(docs)):
+        out.append(parse_decision(docs[i], f"{where}.decisions[{i}]"))
+        if release:
+            docs[i] = None
+    return out
+
+
+def parse_alert(doc: Any, where: str = "alert", *, release: bool = False) -> AlertIn:
+    """``release``: the caller owns ``doc`` and lets each decision object go once parsed (a
+    100k-decision import would otherwise hold its JSON objects beside the parsed ones)."""
     if not isinstance(doc, dict):
         raise BadRequest(f"{where}: expected an object")
     for key in _REQUIRED:
@@ -248,7 +259,7 @@ def parse_alert(doc: Any, where: str = "alert") -> AlertIn:
         events=clean_events,
         meta=_meta_list(doc.get("meta"), f"{where}.meta"),
         labels=labels,
-        decisions=[parse_decision(d, f"{where}.decisions[{i}]") for i, d in enumerate(decisions)],
+        decisions=_parse_decisions(decisions, where, release),
         uuid=_uuid(doc.get("uuid")),
     )
 

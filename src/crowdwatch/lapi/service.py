@@ -375,13 +375,14 @@ class LapiService:
 
     @staticmethod
     def _parse_request(payload: Any) -> list[AlertIn]:
-        if isinstance(payload, Payload):
-            payload = payload.take()  # the decoded JSON is freed once parsed
+        owned = isinstance(payload, Payload)
+        if owned:
+            payload = payload.take()  # the decoded JSON is freed as it is parsed
         if not isinstance(payload, list):
             raise BadRequest("expected a JSON array of alerts")
         if len(payload) > MAX_ALERTS_PER_REQUEST:
             raise BadRequest(f"too many alerts in one request (at most {MAX_ALERTS_PER_REQUEST})")
-        return [parse_alert(doc, f"alerts[{i}]") for i, doc in enumerate(payload)]
+        return [parse_alert(doc, f"alerts[{i}]", release=owned) for i, doc in enumerate(payload)]
 
     def _decide(self, alert: AlertIn) -> tuple[list[decision_store.NewDecision], ProfileResult | None]:
         if alert.decisions:
@@ -433,9 +434,16 @@ class LapiService:
 
     def changes_since(self, seq: int) -> tuple[list[DecisionRecord], int]:
         """(decision changes after ``seq``, the sequence number they bring the reader to)."""
-        with self._read() as s:
-            head = current_seq(s)  # read first: every change up to it is in the next query
-            return decision_store.changes_since(s, seq), head
+        with self.db.read.connect() as conn:  # no ORM session: this follows every write
+            head = current_seq(conn)  # read first: every change up to it is in the next query
+            return decision_store.changes_since(conn, seq), head
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the committed WAL into the database file (PASSIVE: never waits for, nor
+        blocks, the writer), so that commits seldom have to checkpoint themselves."""
+        if self.db.dialect == "sqlite":
+            with self.db.read.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def maintain_statistics(self) -> None:
         """SQLite: re-ANALYZE when the tables grew by a quarter (and 1000 rows) since last time."""

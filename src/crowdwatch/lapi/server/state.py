@@ -27,6 +27,7 @@ CACHE_TTL = 10.0  # s a looked-up machine or API key is trusted without asking t
 COMPACT_INTERVAL = 60.0
 ALERT_BATCH = 200  # alert requests per transaction at most
 FLUSH_INTERVAL = 60.0
+CHECKPOINT_INTERVAL = 1.0  # s between background SQLite WAL checkpoints
 
 
 class ServerState:
@@ -166,6 +167,7 @@ class ServerState:
             asyncio.create_task(self._every(PULL_FLUSH_INTERVAL, self.flush_pulls)),
             asyncio.create_task(self._every(COMPACT_INTERVAL, self._compact)),
             asyncio.create_task(self._every(FLUSH_INTERVAL, self._flush)),
+            asyncio.create_task(self._every(CHECKPOINT_INTERVAL, self._checkpoint)),
         ]
 
     async def stop(self) -> None:
@@ -200,6 +202,9 @@ class ServerState:
         await self.write(self.service.flush)
         self._bouncers.clear()  # deleted bouncers' keys must stop working
         self._machines.clear()
+
+    async def _checkpoint(self) -> None:
+        await self.read(self.service.checkpoint)
 
     async def _compact(self) -> None:
         self.index.compact(self.service.clock())

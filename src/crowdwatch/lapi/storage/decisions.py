@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.decisions import DecisionRecord
 from crowdwatch.lapi.iprange import IpRange, for_scope, mask
+from crowdwatch.lapi.storage.sequence import connection_of
 from crowdwatch.lapi.storage.tables import ACTIVE, DELETED, EXPIRED, MERGED, Decision
 from crowdwatch.lapi.timefmt import from_db, to_db
 
@@ -178,9 +179,9 @@ _CHANGES = (
 )
 
 
-def changes_since(session: Session, seq: int) -> list[DecisionRecord]:
+def changes_since(session: Session | Connection, seq: int) -> list[DecisionRecord]:
     """Decisions whose last change is after ``seq``, in change order (simulated ones excluded)."""
-    rows = session.connection().execute(_CHANGES, {"since": seq})
+    rows = connection_of(session).execute(_CHANGES, {"since": seq})
     out = []
     intern = sys.intern  # origins, types, scopes and scenarios repeat: one string each in memory
     last_until: Any = None

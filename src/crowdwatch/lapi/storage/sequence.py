@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import cast
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.storage.tables import Sequence, Setting
@@ -30,8 +30,13 @@ def next_seq(session: Session) -> int:
     return int(conn.execute(_READ).scalar_one())
 
 
-def current_seq(session: Session) -> int:
-    return int(session.connection().execute(_READ).scalar_one())
+def connection_of(session: Session | Connection) -> Connection:
+    """The connection under a session (hot queries run Core statements on it directly)."""
+    return session if isinstance(session, Connection) else session.connection()
+
+
+def current_seq(session: Session | Connection) -> int:
+    return int(connection_of(session).execute(_READ).scalar_one())
 
 
 def shared_secret(session: Session, key: str) -> str:
