@@ -18,7 +18,6 @@ import orjson
 from crowdwatch.config import load_config
 from crowdwatch.config.schema import Config
 from crowdwatch.lapi import open_lapi
-from crowdwatch.lapi.server import serve
 from crowdwatch.lapi.service import LapiService
 from crowdwatch.lapi.storage.alerts import AlertQuery
 
@@ -72,11 +71,11 @@ class AgentEnv:
     # --- the LAPI -------------------------------------------------------------------------
 
     def start_lapi(self) -> str:
-        from lapi_thread import ThreadLapi
+        from lapi_thread import ThreadServer
 
         self.service = open_lapi(self.cfg)
         self.service.register_machine("agent", PASSWORD, "", True)
-        self.lapi = ThreadLapi(self.service, serve)
+        self.lapi = ThreadServer(self.service)
         url = self.lapi.url
         path = self.cfg.paths.credentials_path
         path.write_text(f"url: {url}/\nlogin: agent\npassword: {PASSWORD}\n")

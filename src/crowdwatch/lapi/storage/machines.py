@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Connection, ColumnElement, Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crowdwatch.lapi.storage.tables import Bouncer, Machine
+from crowdwatch.lapi.storage.tables import Bouncer, Machine, Setting
 from crowdwatch.lapi.timefmt import to_db
+
+CREDENTIALS_KEY = "credentials_generation"
+"""``lapi_settings`` row changed whenever a machine or bouncer loses its access: every LAPI
+process on the database watches it and drops its cached keys and machines when it changes."""
+
+_SETTINGS = cast(Table, Setting.__table__)
+_READ_GENERATION = select(_SETTINGS.c.value).where(_SETTINGS.c.key == CREDENTIALS_KEY)
 
 
 class AlreadyExists(Exception):
     pass
+
+
+def bump_credentials(session: Session) -> None:
+    """Record, in the caller's transaction, that credentials were withdrawn (a new random
+    generation: concurrent writers never produce the value a watcher already saw)."""
+    conn = session.connection()
+    value = secrets.token_hex(8)
+    res = conn.execute(_SETTINGS.update().where(_SETTINGS.c.key == CREDENTIALS_KEY).values(value=value))
+    if not res.rowcount:  # a database created before migration 0003 seeded the row
+        conn.execute(_SETTINGS.insert().values(key=CREDENTIALS_KEY, value=value))
+
+
+def credentials_generation(conn: Connection) -> str:
+    """The current credentials generation ("" before the first withdrawal)."""
+    return str(conn.execute(_READ_GENERATION).scalar_one_or_none() or "")
 
 
 def add_machine(
@@ -56,7 +79,11 @@ def list_machines(session: Session) -> list[Machine]:
 
 
 def delete_machine(session: Session, machine_id: str) -> bool:
-    return bool(session.execute(delete(Machine).where(Machine.machine_id == machine_id)).rowcount)  # type: ignore[attr-defined]
+    res = session.execute(delete(Machine).where(Machine.machine_id == machine_id))
+    if not res.rowcount:  # type: ignore[attr-defined]
+        return False
+    bump_credentials(session)
+    return True
 
 
 def prune_machines(session: Session, before: datetime, not_validated: bool) -> list[str]:
@@ -71,6 +98,7 @@ def prune_machines(session: Session, before: datetime, not_validated: bool) -> l
     names = list(session.execute(select(Machine.machine_id).where(cond).order_by(Machine.id)).scalars())
     if names:
         session.execute(delete(Machine).where(Machine.machine_id.in_(names)))
+        bump_credentials(session)
     return names
 
 
@@ -146,7 +174,20 @@ def list_bouncers(session: Session) -> list[Bouncer]:
 
 
 def delete_bouncer(session: Session, name: str) -> bool:
-    return bool(session.execute(delete(Bouncer).where(Bouncer.name == name)).rowcount)  # type: ignore[attr-defined]
+    res = session.execute(delete(Bouncer).where(Bouncer.name == name))
+    if not res.rowcount:  # type: ignore[attr-defined]
+        return False
+    bump_credentials(session)
+    return True
+
+
+def revoke_bouncer(session: Session, name: str) -> bool:
+    """Keep the bouncer but refuse its key from now on."""
+    res = session.execute(update(Bouncer).where(Bouncer.name == name).values(revoked=True))
+    if not res.rowcount:  # type: ignore[attr-defined]
+        return False
+    bump_credentials(session)
+    return True
 
 
 def get_bouncer(session: Session, name: str) -> Bouncer | None:
@@ -160,6 +201,7 @@ def prune_bouncers(session: Session, before: datetime) -> list[str]:
     names = list(session.execute(select(Bouncer.name).where(cond).order_by(Bouncer.id)).scalars())
     if names:
         session.execute(delete(Bouncer).where(Bouncer.name.in_(names)))
+        bump_credentials(session)
     return names
 
 
