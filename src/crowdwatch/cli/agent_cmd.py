@@ -35,6 +35,8 @@ def setup_logging(cfg: Config) -> None:
         level=_LEVELS.get(cfg.common.log_level, logging.ERROR),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if cfg.common.log_level not in ("trace", "debug"):
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise
 
 
 async def run_agent(

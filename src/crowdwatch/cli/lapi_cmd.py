@@ -52,6 +52,8 @@ def lapi_cmd(
     logging.basicConfig(
         level=_LEVELS.get(cfg.common.log_level, logging.ERROR), format="%(asctime)s %(levelname)s %(message)s"
     )
+    if cfg.common.log_level not in ("trace", "debug"):
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         options = ServerOptions.from_config(cfg.api.server)
         tls = ssl_context(cfg.api.server.tls, cfg.paths.config_dir)

@@ -25,6 +25,7 @@ from crowdwatch.lapi.server import (
     routes_misc,
     routes_watchers,
 )
+from crowdwatch.lapi.server.credwatch import watch_credentials
 from crowdwatch.lapi.server.http import MAX_BODY, STATE, errors_middleware
 from crowdwatch.lapi.server.options import ServerOptions
 from crowdwatch.lapi.server.state import ServerState
@@ -57,7 +58,11 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     st = app[STATE]
     set_decision_provider(st.service.count_provider())
     await st.start()
+    watcher = asyncio.create_task(watch_credentials(st))
     yield
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
     await st.stop()
     set_decision_provider(None)
 

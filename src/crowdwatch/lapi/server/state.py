@@ -159,6 +159,11 @@ class ServerState:
     def forget_machine(self, machine_id: str) -> None:
         self._machines.pop(machine_id, None)
 
+    def forget_credentials(self) -> None:
+        """Drop every cached key and machine (one was withdrawn: ``server.credwatch``)."""
+        self._bouncers.clear()
+        self._machines.clear()
+
     # --- background ------------------------------------------------------------------
     async def start(self) -> None:
         await self.sync()

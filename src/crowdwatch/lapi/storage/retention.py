@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, t
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.storage.decisions import LIVE_STATES
+from crowdwatch.lapi.storage.machines import bump_credentials
 from crowdwatch.lapi.storage.tables import Alert, Bouncer, Decision, Machine
 from crowdwatch.lapi.timefmt import to_db
 
@@ -94,7 +95,10 @@ def _inactive(
     limit = to_db(now - after)
     last = func.coalesce(seen, table.updated_at)
     cond = and_(table.auth_type == auth, last < limit)
-    return int(session.execute(delete(table).where(cond)).rowcount or 0)  # type: ignore[attr-defined]
+    n = int(session.execute(delete(table).where(cond)).rowcount or 0)  # type: ignore[attr-defined]
+    if n:
+        bump_credentials(session)  # other LAPI processes drop these credentials from their caches
+    return n
 
 
 def table_growth_marker(session: Session) -> int:

@@ -198,3 +198,20 @@ class AllowlistItem(Base):
     start_ip: Mapped[bytes] = mapped_column(IpBytes)
     end_ip: Mapped[bytes] = mapped_column(IpBytes)
     prefix: Mapped[int] = mapped_column(SmallInteger)
+
+
+class UsageMetric(Base):
+    """One ``POST /v1/usage-metrics`` report of a bouncer (``RC``) or an agent (``LP``); the
+    newest few per component are kept (``lapi.usage``)."""
+
+    __tablename__ = "usage_metrics"
+    __table_args__ = (
+        Index("ix_usage_metrics_component", "generated_type", "generated_by", "collected_at", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generated_type: Mapped[str] = mapped_column(String(8))
+    generated_by: Mapped[str] = mapped_column(String(NAME_LEN))
+    collected_at: Mapped[datetime] = mapped_column(Time)
+    received_at: Mapped[datetime] = mapped_column(Time)
+    payload: Mapped[str] = mapped_column(LongText)
