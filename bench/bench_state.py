@@ -42,8 +42,12 @@ def lines_until(engine: Any, source: Iterator[tuple[float, int, str]], target: i
     for t, si, text in source:
         process(engine, t, si, text)
         n += 1
-        if n % 1000 == 0 and scen.live_buckets() >= target:
-            break
+        if n % 1000 == 0:
+            live = scen.live_buckets()
+            if live >= target:
+                break
+            if n % 100_000 == 0:
+                print(f"  {n:,} lines: {live:,} live buckets", file=sys.stderr, flush=True)
     return n
 
 
@@ -87,6 +91,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--check-lines", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--rate", type=float, default=30000, help="lines per simulated second")
     ap.add_argument("--baseline", type=Path, help="an older state.py to time as well")
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -95,8 +100,8 @@ def main() -> None:
     other = soak.load_engine(args.hub)
     print(f"loaded the hub items twice in {time.perf_counter() - t0:.1f} s", flush=True)
     base = load_module(args.baseline) if args.baseline else None
-    # ~3000 lines per simulated second: few buckets expire while they are being built
-    source = soak.traffic(50_000_000, 50_000_000 / 3000, args.seed)
+    # a high line rate (simulated time): few buckets expire while they are being built
+    source = soak.traffic(50_000_000, 50_000_000 / args.rate, args.seed)
     print("| live buckets | lines | dump ms | bytes | restore ms | check |" + (" baseline dump ms | bytes | restore ms |" if base else ""))
     print("|---:|---:|---:|---:|---:|---|" + ("---:|---:|---:|" if base else ""))
     used = 0

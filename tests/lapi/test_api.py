@@ -266,7 +266,10 @@ def test_head_variants_have_no_body_and_consume_nothing(live: LiveServer) -> Non
 def test_usage_metrics(live: LiveServer) -> None:
     body = {"remediation_components": [{"version": "1", "utc_startup_timestamp": 1, "type": "fw"}]}
     assert live.call("POST", "/v1/usage-metrics", body, key=BOUNCER_KEY).json == {"message": "ok"}
-    assert live.call("POST", "/v1/usage-metrics", body, token=live.login()).status == 200
+    lp = {
+        "log_processors": [{"version": "1", "utc_startup_timestamp": 1, "hub_items": {}, "datasources": {}}]
+    }
+    assert live.call("POST", "/v1/usage-metrics", lp, token=live.login()).status == 200
     assert live.call("POST", "/v1/usage-metrics", [], key=BOUNCER_KEY).status == 400
 
 

@@ -71,8 +71,14 @@ def inspect_cmd(
 ) -> None:
     """Show one bouncer."""
     check_format(output)
+    from crowdwatch.lapi import usage
+
     with local_service() as svc:
-        emit_object(output, run(svc.get_bouncer, name))
+        doc = run(svc.get_bouncer, name)
+        reports = usage.latest(svc.db, usage.BOUNCER, name)  # its last usage-metrics report
+    if reports:
+        doc["usage_metrics"] = reports[0] if output == "json" else usage.summary(reports[0])
+    emit_object(output, doc)
 
 
 @bouncers_app.command("prune")

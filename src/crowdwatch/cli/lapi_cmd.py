@@ -43,6 +43,11 @@ def lapi_cmd(
         cfg = load_config(context.STATE.config_dir)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+    if not cfg.api.server.enable:
+        raise CliError(
+            f"{cfg.paths.config_file}: api.server.enable is false, so this machine runs no Local API "
+            "(set it to true to serve one here; `crowdwatch run` then runs the agent alone)"
+        )
     try:
         host, port = split_listen(listen or cfg.api.server.listen_uri)
         if metrics_listen:

@@ -194,6 +194,7 @@ def run_cmd(
 
     The LAPI runs in a child process (``crowdwatch lapi``, restarted if it dies) so that
     detection and the API each get a core; the agent pushes to it over loopback HTTP.
+    With api.server.enable false, only the agent runs, pushing to the LAPI of the credentials file.
     """
     from crowdwatch.lapi import open_lapi
     from crowdwatch.lapi.errors import ProfileLoadError
@@ -205,6 +206,12 @@ def run_cmd(
 
     try:
         cfg = load_config(context.STATE.config_dir)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not cfg.api.server.enable:
+        run_agent_alone(cfg, listen)
+        return
+    try:
         host, port = split_listen(listen or cfg.api.server.listen_uri)
         ServerOptions.from_config(cfg.api.server)  # checked here: errors before anything starts
         tls = ssl_context(cfg.api.server.tls, cfg.paths.config_dir)
@@ -257,6 +264,27 @@ def run_cmd(
                 await supervisor
 
     asyncio.run(with_metrics(cfg, registry, main()))
+
+
+def run_agent_alone(cfg: Config, listen: str | None) -> None:
+    """``api.server.enable: false``: no LAPI on this machine; the agent pushes its alerts to
+    the LAPI of ``api.client.credentials_path`` (as ``crowdwatch agent`` does)."""
+    from crowdwatch.metrics.server import metrics_for_agent, with_metrics
+
+    if listen is not None:
+        raise CliError("--listen sets the local LAPI's address, and api.server.enable is false")
+    try:
+        creds = load_credentials(cfg.paths.credentials_path)
+    except ConfigError as exc:
+        raise CliError(
+            f"{exc} (api.server.enable is false: the agent pushes to the LAPI of this credentials "
+            "file; create it with url, login and password of a machine of that LAPI)"
+        ) from None
+    setup_logging(cfg)
+    log.info("api.server.enable is false: running the agent alone, pushing to %s", creds.url)
+    runtime = open_runtime(cfg, creds.login)
+    registry = metrics_for_agent(runtime, cfg)
+    asyncio.run(with_metrics(cfg, registry, run_agent(runtime, creds, batch=cfg.crowdwatch.push_batch)))
 
 
 def register(app: typer.Typer) -> None:

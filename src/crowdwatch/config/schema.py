@@ -71,6 +71,16 @@ class TlsSection:
 
 
 @dataclass(frozen=True)
+class AutoRegistrationSection:
+    """``api.server.auto_registration``: agents registering with ``token`` from one of
+    ``allowed_ranges`` are validated at once (checked by ``lapi.registration``)."""
+
+    enabled: bool = False
+    token: str = ""  # at least 32 characters when enabled
+    allowed_ranges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ApiServerSection:
     enable: bool = True
     listen_uri: str = "127.0.0.1:8080"
@@ -79,6 +89,7 @@ class ApiServerSection:
     trusted_proxies: tuple[str, ...] = ()
     use_forwarded_for_headers: bool = False
     tls: TlsSection = field(default_factory=TlsSection)
+    auto_registration: AutoRegistrationSection = field(default_factory=AutoRegistrationSection)
 
 
 @dataclass(frozen=True)

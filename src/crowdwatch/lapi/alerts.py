@@ -3,6 +3,9 @@ alert that profiles filter on (``crowdwatch.event.Alert``, so the sandbox is the
 
 from __future__ import annotations
 
+import json
+import re
+import sys
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -187,22 +190,29 @@ def parse_source(doc: Any, where: str) -> SourceIn:
     )
 
 
+_VALID_DURATIONS: set[str] = set()
+
+
 def parse_decision(doc: Any, where: str) -> DecisionIn:
     if not isinstance(doc, dict):
         raise BadRequest(f"{where}: expected an object")
     for key in _DECISION_REQUIRED:
         if doc.get(key) is None:
             raise BadRequest(f"{where}.{key} is required")
+    intern = sys.intern  # origin, type, scope, duration and scenario repeat across an import
     d = DecisionIn(
-        origin=_str(doc, "origin", where),
-        type=_str(doc, "type", where),
-        scope=normalize_scope(_str(doc, "scope", where)),
+        origin=intern(_str(doc, "origin", where)),
+        type=intern(_str(doc, "type", where)),
+        scope=intern(normalize_scope(_str(doc, "scope", where))),
         value=_str(doc, "value", where),
-        duration=_str(doc, "duration", where, limit=64),
-        scenario=_str(doc, "scenario", where),
+        duration=intern(_str(doc, "duration", where, limit=64)),
+        scenario=intern(_str(doc, "scenario", where)),
         simulated=_bool(doc, "simulated", where),
     )
-    parse_duration(d.duration, f"{where}.duration")
+    if d.duration not in _VALID_DURATIONS:  # an import repeats one duration 100k times
+        parse_duration(d.duration, f"{where}.duration")
+        if len(_VALID_DURATIONS) < 256:
+            _VALID_DURATIONS.add(d.duration)
     if not d.type or not d.value or not d.scope:
         raise BadRequest(f"{where}: type, scope and value must not be empty")
     return d
@@ -215,6 +225,15 @@ def _parse_decisions(docs: list[Any], where: str, release: bool) -> list[Decisio
         if release:
             docs[i] = None
     return out
+
+
+@dataclass
+class _Parsed:
+    """Decisions parsed while the body was read (:func:`parse_alerts_text`), or the first
+    error among them, reported when :func:`parse_alert` reaches them."""
+
+    decisions: list[DecisionIn]
+    error: BadRequest | None = None
 
 
 def parse_alert(doc: Any, where: str = "alert", *, release: bool = False) -> AlertIn:
@@ -240,7 +259,10 @@ def parse_alert(doc: Any, where: str = "alert", *, release: bool = False) -> Ale
     if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
         raise BadRequest(f"{where}.labels: expected a list of strings")
     decisions = doc.get("decisions") or []
-    if not isinstance(decisions, list):
+    if isinstance(decisions, _Parsed):
+        if decisions.error is not None:
+            raise decisions.error
+    elif not isinstance(decisions, list):
         raise BadRequest(f"{where}.decisions: expected a list")
     return AlertIn(
         scenario=_str(doc, "scenario", where),
@@ -259,9 +281,126 @@ def parse_alert(doc: Any, where: str = "alert", *, release: bool = False) -> Ale
         events=clean_events,
         meta=_meta_list(doc.get("meta"), f"{where}.meta"),
         labels=labels,
-        decisions=_parse_decisions(decisions, where, release),
+        decisions=(
+            decisions.decisions
+            if isinstance(decisions, _Parsed)
+            else _parse_decisions(decisions, where, release)
+        ),
         uuid=_uuid(doc.get("uuid")),
     )
+
+
+# --- large bodies: decisions parsed one by one -------------------------------------------
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _ws(text: str, i: int) -> int:
+    """The index of the first non-blank character from ``i``."""
+    m = _WS.match(text, i)
+    return m.end() if m is not None else i
+
+
+class _Fallback(Exception):
+    """The body is not shaped as expected (an array of objects): parse it whole instead."""
+
+
+def parse_alerts_text(text: str) -> Any:
+    """The documents of a JSON array of alerts, each alert's ``decisions`` array parsed one
+    element at a time into :class:`DecisionIn` (inside a :class:`_Parsed`), so that a
+    100k-decision import (cscli sends one ~13 MB request) never exists as 100k JSON objects,
+    nor as a parser's whole-document tree (orjson builds one: ~8× the body at its peak).
+    Give the result to :func:`parse_alert`. ``ValueError`` if the text is not valid JSON."""
+    try:
+        return _alerts_text(text)
+    except _Fallback:
+        return _DECODER.decode(text)  # not an array: the caller reports it
+
+
+def _alerts_text(text: str) -> list[Any]:
+    decode = _DECODER.raw_decode
+    i = _ws(text, 0)
+    if text[i : i + 1] != "[":
+        raise _Fallback
+    out: list[Any] = []
+    i = _ws(text, i + 1)
+    if text[i : i + 1] == "]":
+        i += 1
+    else:
+        while True:
+            if text[i : i + 1] == "{":
+                doc, i = _alert_object(text, i, f"alerts[{len(out)}]")
+            else:
+                doc, i = decode(text, i)
+            out.append(doc)
+            i = _ws(text, i)
+            sep = text[i : i + 1]
+            i = _ws(text, i + 1)
+            if sep == "]":
+                break
+            if sep != ",":
+                raise ValueError(f"expected ',' or ']' at char {i}")
+    if _ws(text, i) != len(text):
+        raise ValueError(f"extra data at char {i}")
+    return out
+
+
+def _alert_object(text: str, i: int, where: str) -> tuple[dict[str, Any], int]:
+    decode = _DECODER.raw_decode
+    doc: dict[str, Any] = {}
+    i = _ws(text, i + 1)
+    if text[i : i + 1] == "}":
+        return doc, i + 1
+    while True:
+        if text[i : i + 1] != '"':
+            raise ValueError(f"expected a key at char {i}")
+        key, i = decode(text, i)
+        i = _ws(text, i)
+        if text[i : i + 1] != ":":
+            raise ValueError(f"expected ':' at char {i}")
+        i = _ws(text, i + 1)
+        if key == "decisions" and text[i : i + 1] == "[":
+            doc[key], i = _decisions_array(text, i, where)
+        else:
+            doc[key], i = decode(text, i)
+        i = _ws(text, i)
+        sep = text[i : i + 1]
+        i = _ws(text, i + 1)
+        if sep == "}":
+            return doc, i
+        if sep != ",":
+            raise ValueError(f"expected ',' or '}}' at char {i}")
+
+
+def _decisions_array(text: str, i: int, where: str) -> tuple[_Parsed, int]:
+    decode = _DECODER.raw_decode
+    parsed = _Parsed([])
+    i = _ws(text, i + 1)
+    if text[i : i + 1] == "]":
+        return parsed, i + 1
+    n = 0
+    while True:
+        value, i = decode(text, i)
+        if parsed.error is None:  # past the first error the rest is only checked to be JSON
+            try:
+                parsed.decisions.append(parse_decision(value, f"{where}.decisions[{n}]"))
+            except BadRequest as exc:
+                parsed.error, parsed.decisions = exc, []
+        n += 1
+        i = _ws(text, i)
+        sep = text[i : i + 1]
+        i = _ws(text, i + 1)
+        if sep == "]":
+            return parsed, i
+        if sep != ",":
+            raise ValueError(f"expected ',' or ']' at char {i}")
 
 
 def _uuid(v: Any) -> str:

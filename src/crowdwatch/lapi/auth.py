@@ -9,12 +9,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
+
+from crowdwatch.config.errors import ConfigError
 
 _SCRYPT_N = 2**14
 _SCRYPT_R = 8
@@ -25,6 +29,10 @@ TOKEN_TTL = timedelta(hours=1)
 MAX_REFRESH = timedelta(hours=1)
 """How long after the original login a token may still be refreshed."""
 _VERIFIED_MAX = 10_000  # verified tokens remembered (cleared when full)
+SECRET_ENV = "CS_LAPI_SECRET"
+"""Environment variable holding the JWT signing secret (CrowdSec's name): LAPIs given the same
+value accept each other's tokens, even on different databases."""
+MIN_SECRET = 64
 
 
 def hash_password(password: str) -> str:
@@ -55,6 +63,17 @@ def hash_api_key(key: str) -> str:
 def new_api_key() -> str:
     """A random key as ``cscli bouncers add`` prints one (32 URL-safe characters)."""
     return secrets.token_urlsafe(24)
+
+
+def secret_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The JWT secret of :data:`SECRET_ENV`, or None when unset (each database then keeps a
+    random one, shared by the LAPI processes on it); :class:`ConfigError` when too short."""
+    value = environ.get(SECRET_ENV, "")
+    if not value:
+        return None
+    if len(value) < MIN_SECRET:
+        raise ConfigError(f"{SECRET_ENV} is too weak: at least {MIN_SECRET} characters, got {len(value)}")
+    return value
 
 
 class TokenError(Exception):

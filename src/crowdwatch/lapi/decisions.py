@@ -3,6 +3,7 @@ decision-count provider behind the ``GetDecisionsCount`` family of expression he
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,9 +25,17 @@ def normalize_scope(scope: str) -> str:
 
 
 class DecisionRecord:
-    """One decision row as known to the API (immutable once built: a change is a new record)."""
+    """One decision row as known to the API (immutable once built: a change is a new record).
+
+    The stream index holds one per active decision (100k and more), so the record is kept
+    small: the block as one int (``net``: start << 8 | prefix, also the index's lookup key), the
+    value not stored when it is the block's canonical text (the usual case for scope Ip/Range:
+    it is rebuilt on access), a canonical uuid as its 128-bit int, and ``simulated`` in the
+    class (records of simulated decisions are rare and of a subclass)."""
 
     __slots__ = (
+        "_uuid",
+        "_value",
         "created_seq",
         "id",
         "net",
@@ -34,13 +43,11 @@ class DecisionRecord:
         "scenario",
         "scope",
         "seq",
-        "simulated",
         "state",
         "type",
         "until",
-        "uuid",
-        "value",
     )
+    simulated = False
 
     def __init__(
         self,
@@ -59,20 +66,29 @@ class DecisionRecord:
         ip: IpRange | None,
     ) -> None:
         self.id = id
-        self.uuid = uuid
+        self._uuid: str | int = _pack_uuid(uuid)
         self.origin = origin
         self.type = type
         self.scope = scope
-        self.value = value
         self.scenario = scenario
         self.until = until
-        self.simulated = simulated
         self.state = state
         self.seq = seq
         self.created_seq = created_seq
-        # the block as one int (start << 8 | prefix), also the index's lookup key: an IpRange
-        # and its two 128-bit ints would cost ~160 bytes per decision
-        self.net = ip.start << 8 | ip.prefix if ip is not None else None
+        self.net = net = ip.start << 8 | ip.prefix if ip is not None else None
+        self._value: str | None = None if net is not None and _net_text(net) == value else value
+        if simulated:
+            self.__class__ = _SimulatedRecord
+
+    @property
+    def uuid(self) -> str:
+        u = self._uuid
+        return u if isinstance(u, str) else _unpack_uuid(u)
+
+    @property
+    def value(self) -> str:
+        v = self._value
+        return _net_text(self.net) if v is None else v  # type: ignore[arg-type]
 
     @property
     def ip(self) -> IpRange | None:
@@ -95,6 +111,37 @@ class DecisionRecord:
             "until": format_time(self.until),
             "duration": format_duration(self.until - now),
         }
+
+
+class _SimulatedRecord(DecisionRecord):
+    __slots__ = ()
+    simulated = True
+
+
+_UUID_CHARS = frozenset("0123456789abcdef-")
+
+
+def _pack_uuid(text: str) -> str | int:
+    """A canonical (lower-case, hyphenated) uuid as its int (44 bytes instead of 85)."""
+    dashes = text[8:9] + text[13:14] + text[18:19] + text[23:24]
+    if len(text) == 36 and dashes == "----" and _UUID_CHARS.issuperset(text):
+        return int(text.replace("-", ""), 16)
+    return text
+
+
+def _unpack_uuid(n: int) -> str:
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _net_text(net: int) -> str:
+    """The canonical text of a block (``iprange`` form: bare address for a single host)."""
+    start, prefix = net >> 8, net & 0xFF
+    if start >> 32 == 0xFFFF and prefix >= 96:
+        addr = socket.inet_ntop(socket.AF_INET, (start & 0xFFFFFFFF).to_bytes(4, "big"))
+        return addr if prefix == 128 else f"{addr}/{prefix - 96}"
+    addr = socket.inet_ntop(socket.AF_INET6, start.to_bytes(16, "big"))
+    return addr if prefix == 128 else f"{addr}/{prefix}"
 
 
 _CHUNK = 2000  # records serialised per orjson call: bounds the transient dicts of a large answer

@@ -12,7 +12,7 @@ Single-threaded by design: only the event loop calls it.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -38,17 +38,48 @@ class StreamAnswer:
 class DecisionIndex:
     def __init__(self) -> None:
         self.seq = 0  # last change applied
-        self.active: dict[int, DecisionRecord] = {}
         self._log_seq: list[int] = []
         self._log: list[DecisionRecord] = []
         self._removed_at: list[tuple[datetime, int]] = []  # (when, seq) of removals, for compaction
         self._floor = 0  # cursors below this lost information (compacted away)
-        # Lookup tables hold a record, or a list when several share the key (rare): a dict per
-        # key would cost ~300 bytes per decision, the index's largest share at 100k decisions.
-        self._by_net: dict[int, Slot] = {}  # DecisionRecord.net -> decisions on exactly that block
+        # Active decisions are found through one table only (no table by id, no table by value
+        # for Ip/Range ones: each costs ~50 bytes per decision): those on a block by the block
+        # (DecisionRecord.net), the others (other scopes) by value. A key holds a record, or a
+        # list when several share it (rare): a dict per key would cost ~300 bytes a decision.
+        self._by_net: dict[int, Slot] = {}
         self._prefixes: dict[int, int] = {}  # prefix length -> number of active blocks
-        self._by_value: dict[str, Slot] = {}  # value -> decisions (any scope/type)
-        self._shared = 0  # decisions beyond the first on a value: 0 means nothing to deduplicate
+        self._by_value: dict[str, Slot] = {}
+        self._count = 0
+        self._shared = 0  # decisions beyond the first on a key: 0 means nothing to deduplicate
+
+    @property
+    def active(self) -> dict[int, DecisionRecord]:
+        """The active decisions by id (built on demand: for tests and diagnostics)."""
+        return {r.id: r for r in self._each_active()}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _each_active(self) -> Iterator[DecisionRecord]:
+        for table in (self._by_net, self._by_value):
+            for slot in table.values():
+                if isinstance(slot, list):
+                    yield from slot
+                else:
+                    yield slot
+
+    def _find(self, rec: DecisionRecord) -> DecisionRecord | None:
+        """The active record with ``rec``'s id (a decision keeps its value: same key)."""
+        net = rec.net
+        slot = self._by_net.get(net) if net is not None else self._by_value.get(rec.value)
+        if slot is None:
+            return None
+        if not isinstance(slot, list):
+            return slot if slot.id == rec.id else None
+        for r in slot:
+            if r.id == rec.id:
+                return r
+        return None
 
     # --- feeding ---------------------------------------------------------------------
     def apply(self, changes: Iterable[DecisionRecord], now: datetime) -> int:
@@ -62,7 +93,7 @@ class DecisionIndex:
             top = max(top, rec.seq)
             if rec.simulated:
                 continue  # never enforceable
-            old = self.active.get(rec.id)
+            old = self._find(rec) if self._count else None
             if rec.state == ACTIVE:
                 if old is not None:
                     self._unlink(old)
@@ -84,30 +115,30 @@ class DecisionIndex:
         self.seq = max(self.seq, seq)
 
     def _link(self, rec: DecisionRecord) -> None:
-        self.active[rec.id] = rec
+        self._count += 1
         net = rec.net
         if net is not None:
-            _put(self._by_net, net, rec)
+            if _put(self._by_net, net, rec):
+                self._shared += 1
             prefix = net & 0xFF
             self._prefixes[prefix] = self._prefixes.get(prefix, 0) + 1
-        _put(self._by_value, rec.value, rec)
-        if self._by_value[rec.value].__class__ is list:
+        elif _put(self._by_value, rec.value, rec):
             self._shared += 1
 
     def _unlink(self, rec: DecisionRecord) -> None:
-        del self.active[rec.id]
+        self._count -= 1
         net = rec.net
         if net is not None:
-            _drop(self._by_net, net, rec)
+            if _drop(self._by_net, net, rec):
+                self._shared -= 1
             prefix = net & 0xFF
             left = self._prefixes[prefix] - 1
             if left:
                 self._prefixes[prefix] = left
             else:
                 del self._prefixes[prefix]
-        if self._by_value[rec.value].__class__ is list:
+        elif _drop(self._by_value, rec.value, rec):
             self._shared -= 1
-        _drop(self._by_value, rec.value, rec)
 
     def compact(self, now: datetime) -> None:
         """Drop superseded log entries and removals older than :data:`TOMBSTONE_TTL`."""
@@ -136,7 +167,7 @@ class DecisionIndex:
     def stream(self, cursor: int | None, accept: Pred, now: datetime) -> StreamAnswer:
         """Decisions a bouncer at ``cursor`` must add and remove (``None``: startup, full set)."""
         if cursor is None or cursor < self._floor:
-            full = [r for r in self.active.values() if r.until > now and accept(r)]
+            full = [r for r in self._each_active() if r.until > now and accept(r)]
             return StreamAnswer(self._dedupe(full), [], self.seq)
         start = bisect.bisect_right(self._log_seq, cursor)
         latest: dict[int, DecisionRecord] = {}
@@ -161,12 +192,17 @@ class DecisionIndex:
 
     def _still_covered(self, rec: DecisionRecord, accept: Pred, now: datetime) -> bool:
         """Another live decision with the same scope/value/type keeps the bouncer's entry."""
-        same = self._by_value.get(rec.value)
+        net = rec.net
+        same = self._by_net.get(net) if net is not None else self._by_value.get(rec.value)
         if same is None:
             return False
-        scope = rec.scope.lower()
+        scope, value = rec.scope.lower(), rec.value
         return any(
-            o.type == rec.type and o.scope.lower() == scope and o.until > now and accept(o)
+            o.type == rec.type
+            and o.scope.lower() == scope
+            and o.value == value
+            and o.until > now
+            and accept(o)
             for o in _each(same)
         )
 
@@ -185,7 +221,7 @@ class DecisionIndex:
         """Active decisions whose block lies inside ``ip``."""
         lo, hi = ip.start, ip.end
         out: list[DecisionRecord] = []
-        for r in self.active.values():
+        for r in self._each_active():
             net = r.net
             if net is None or not lo <= net >> 8 <= hi:
                 continue
@@ -195,13 +231,14 @@ class DecisionIndex:
         return out
 
     def matching(self, accept: Pred, now: datetime) -> list[DecisionRecord]:
-        return [r for r in self.active.values() if r.until > now and accept(r)]
+        return [r for r in self._each_active() if r.until > now and accept(r)]
 
     def active_counts(self, now: datetime) -> dict[tuple[str, str, str], int]:
         """Live decisions per (origin, type, scenario), for metrics. Safe from another thread:
         the values are copied in one step (atomic under the GIL) before being counted."""
         out: dict[tuple[str, str, str], int] = {}
-        for r in list(self.active.values()):
+        slots = [*self._by_net.values(), *self._by_value.values()]
+        for r in (r for slot in slots for r in _each(slot)):
             if r.until > now:
                 key = (r.origin, r.type, r.scenario)
                 out[key] = out.get(key, 0) + 1
@@ -220,25 +257,30 @@ def _each(slot: Slot) -> list[DecisionRecord]:
     return slot if isinstance(slot, list) else [slot]
 
 
-def _put(table: dict[K, Slot], key: K, rec: DecisionRecord) -> None:
+def _put(table: dict[K, Slot], key: K, rec: DecisionRecord) -> bool:
+    """Add ``rec`` under ``key``; whether the key already held a record."""
     cur = table.get(key)
     if cur is None:
         table[key] = rec
-    elif isinstance(cur, list):
+        return False
+    if isinstance(cur, list):
         cur.append(rec)
     else:
         table[key] = [cur, rec]
+    return True
 
 
-def _drop(table: dict[K, Slot], key: K, rec: DecisionRecord) -> None:
+def _drop(table: dict[K, Slot], key: K, rec: DecisionRecord) -> bool:
+    """Remove ``rec`` from ``key``; whether other records stay under the key."""
     cur = table[key]
     if cur is rec:
         del table[key]
-        return
+        return False
     assert isinstance(cur, list)
     cur[:] = [r for r in cur if r is not rec]
     if len(cur) == 1:
         table[key] = cur[0]
+    return True
 
 
 def _dedupe(records: list[DecisionRecord]) -> list[DecisionRecord]:

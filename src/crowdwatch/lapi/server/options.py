@@ -9,6 +9,7 @@ from typing import Any
 
 from crowdwatch.config.schema import ApiServerSection, TlsSection
 from crowdwatch.lapi.iprange import IpRange, parse_ip, parse_range
+from crowdwatch.lapi.registration import AutoRegistration
 
 _LOOPBACK = (parse_range("127.0.0.0/8"), parse_ip("::1"))
 
@@ -34,10 +35,16 @@ class ServerOptions:
     use_forwarded_for_headers: bool = False
     agents_allowed_ou: frozenset[str] = field(default_factory=lambda: frozenset({"agent-ou"}))
     bouncers_allowed_ou: frozenset[str] = field(default_factory=lambda: frozenset({"bouncer-ou"}))
+    auto_registration: AutoRegistration | None = None
 
     @classmethod
     def from_config(cls, section: ApiServerSection) -> ServerOptions:
+        try:
+            auto_registration = AutoRegistration.from_config(section.auto_registration)
+        except ValueError as exc:
+            raise OptionsError(str(exc)) from None
         return cls(
+            auto_registration=auto_registration,
             trusted_ips=_ranges(section.trusted_ips, "trusted_ips"),
             trusted_proxies=_ranges(section.trusted_proxies, "trusted_proxies"),
             use_forwarded_for_headers=section.use_forwarded_for_headers,

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from crowdwatch.lapi.errors import BadRequest, NotFound
 from crowdwatch.lapi.server import params
-from crowdwatch.lapi.server.http import json_body, json_response, require_machine, require_trusted, state
+from crowdwatch.lapi.server.http import json_response, raw_body, require_machine, require_trusted, state
 from crowdwatch.lapi.service import Payload
 from crowdwatch.lapi.storage.alerts import AlertQuery
 
@@ -45,7 +45,7 @@ def _alert_id(request: web.Request) -> int:
 async def push_alerts(request: web.Request) -> web.Response:
     machine_id = await require_machine(request)
     st = state(request)
-    ids = await st.push_alerts(machine_id, Payload(await json_body(request)))
+    ids = await st.push_alerts(machine_id, Payload(await raw_body(request)))  # parsed by the writer
     return json_response(ids, 201)
 
 

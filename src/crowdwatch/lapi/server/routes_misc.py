@@ -6,8 +6,8 @@ import logging
 
 from aiohttp import web
 
-from crowdwatch.lapi.errors import BadRequest
-from crowdwatch.lapi.server.http import json_body, json_response, require_any
+from crowdwatch.lapi import usage
+from crowdwatch.lapi.server.http import json_body, json_response, require_any, state
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +21,13 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.post("/v1/usage-metrics")
 async def usage_metrics(request: web.Request) -> web.Response:
-    """Accepted and validated for shape; stored metrics come with the metrics work."""
+    """A bouncer's (X-Api-Key) or an agent's (JWT) usage report: validated, then stored."""
     who = await require_any(request)
+    kind, _, name = who.partition(":")
     doc = await json_body(request)
-    if not isinstance(doc, dict):
-        raise BadRequest("expected a JSON object")
-    for key in ("remediation_components", "log_processors"):
-        if key in doc and doc[key] is not None and not isinstance(doc[key], list):
-            raise BadRequest(f"{key}: expected a list")
-    log.debug("usage metrics from %s", who)
+    st = state(request)
+    report = usage.parse_report(
+        doc, usage.BOUNCER if kind == "bouncer" else usage.AGENT, name, st.service.clock()
+    )
+    await st.write(usage.store, st.service.db, report, st.service.clock())
     return json_response({"message": "ok"})

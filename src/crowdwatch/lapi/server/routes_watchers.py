@@ -8,6 +8,7 @@ from aiohttp import web
 
 from crowdwatch.lapi.auth import MAX_REFRESH, Token, TokenError
 from crowdwatch.lapi.errors import BadRequest, Unauthorized
+from crowdwatch.lapi.registration import auto_validate
 from crowdwatch.lapi.server.http import cert_name, client_ip, json_body, json_response, require_machine, state
 from crowdwatch.lapi.timefmt import format_time
 
@@ -33,12 +34,15 @@ def _token(tok: Token) -> web.Response:
 
 @routes.post("/v1/watchers")
 async def register(request: web.Request) -> web.Response:
+    """Register a machine (201, to be validated); with a matching ``registration_token`` from an
+    allowed address it is validated at once (202, see ``lapi.registration``)."""
     doc = await json_body(request)
     machine_id, password = _str_field(doc, "machine_id"), _str_field(doc, "password")
-    await state(request).write(
-        state(request).service.register_machine, machine_id, password, client_ip(request)
-    )
-    return web.Response(status=201, content_type="application/json")
+    token = _str_field(doc, "registration_token", required=False)
+    st, ip = state(request), client_ip(request)
+    validated = auto_validate(st.options.auto_registration, token, ip, machine_id[:64])
+    await st.write(st.service.register_machine, machine_id, password, ip, validated)
+    return web.Response(status=202 if validated else 201, content_type="application/json")
 
 
 @routes.post("/v1/watchers/login")

@@ -9,13 +9,15 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, Table, delete, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from crowdwatch.lapi.alerts import AlertIn
 from crowdwatch.lapi.decisions import normalize_scope
 from crowdwatch.lapi.iprange import IpRange, for_scope
 from crowdwatch.lapi.storage.decisions import LIVE_STATES, contains_clause, delete_for_alerts, within_clause
+from crowdwatch.lapi.storage.engine import Prepared, sqlite_of
+from crowdwatch.lapi.storage.sequence import connection_of
 from crowdwatch.lapi.storage.tables import Alert, Decision
 from crowdwatch.lapi.timefmt import format_duration, format_time, from_db, to_db
 
@@ -58,10 +60,43 @@ def _row(machine_id: str, alert: AlertIn, now: datetime, uuid: str | None = None
 
 
 _ALERTS = cast(Table, Alert.__table__)
+_COLUMNS = [
+    "uuid",
+    "machine_id",
+    "created_at",
+    "scenario",
+    "scenario_hash",
+    "scenario_version",
+    "message",
+    "events_count",
+    "start_at",
+    "stop_at",
+    "capacity",
+    "leakspeed",
+    "simulated",
+    "remediation",
+    "kind",
+    "source_scope",
+    "source_value",
+    "source_ip",
+    "source_range",
+    "source_as_number",
+    "source_as_name",
+    "source_country",
+    "source_latitude",
+    "source_longitude",
+    "source_start",
+    "source_end",
+    "source_prefix",
+    "labels",
+    "events",
+    "meta",
+]  # the keys of _row
+_RAW_INSERT = Prepared(lambda: _ALERTS.insert().values({c: bindparam(c) for c in _COLUMNS}))
 
 
 def insert_many(
-    session: Session, alerts: list[tuple[str, AlertIn]], now: datetime
+    session: Session | Connection, alerts: list[tuple[str, AlertIn]], now: datetime
 ) -> tuple[list[int], list[bool]]:
     """Store alerts of (machine_id, alert): their ids in the same order, and whether each is new.
 
@@ -102,7 +137,7 @@ def insert_many(
     return ids, new
 
 
-def _stored_uuids(session: Session, uuids: list[str]) -> dict[tuple[str, str], int]:
+def _stored_uuids(session: Session | Connection, uuids: list[str]) -> dict[tuple[str, str], int]:
     """(machine_id, uuid) -> id of the stored alerts bearing one of ``uuids`` (index lookup)."""
     found: dict[tuple[str, str], int] = {}
     wanted = sorted(set(uuids))
@@ -115,13 +150,17 @@ def _stored_uuids(session: Session, uuids: list[str]) -> dict[tuple[str, str], i
     return found
 
 
-def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+def _insert_rows(session: Session | Connection, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
-    if session.get_bind().dialect.insert_executemany_returning_sort_by_parameter_order:
+    conn = connection_of(session)
+    raw = sqlite_of(conn)
+    if raw is not None:  # one statement per row: SQLite's lastrowid costs less than RETURNING batches
+        return [int(_RAW_INSERT.run(raw, conn.dialect, row).lastrowid or 0) for row in rows]
+    if conn.dialect.insert_executemany_returning_sort_by_parameter_order:
         stmt = _ALERTS.insert().returning(_ALERTS.c.id, sort_by_parameter_order=True)
-        return [int(r[0]) for r in session.execute(stmt, rows)]
-    return [int(session.execute(_ALERTS.insert(), row).inserted_primary_key[0]) for row in rows]  # type: ignore[attr-defined]
+        return [int(r[0]) for r in conn.execute(stmt, rows)]
+    return [int(conn.execute(_ALERTS.insert(), row).inserted_primary_key[0]) for row in rows]  # type: ignore[index]
 
 
 @dataclass

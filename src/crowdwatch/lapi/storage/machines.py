@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, ColumnElement, Table, and_, bindparam, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crowdwatch.lapi.storage.tables import Bouncer, Machine, Setting
+from crowdwatch.lapi.storage.tables import Bouncer, Machine, Setting, UsageMetric
 from crowdwatch.lapi.timefmt import to_db
 
 CREDENTIALS_KEY = "credentials_generation"
@@ -82,6 +82,7 @@ def delete_machine(session: Session, machine_id: str) -> bool:
     res = session.execute(delete(Machine).where(Machine.machine_id == machine_id))
     if not res.rowcount:  # type: ignore[attr-defined]
         return False
+    _forget_usage(session, "LP", machine_id)
     bump_credentials(session)
     return True
 
@@ -110,9 +111,10 @@ _RECORD_PUSH = (
 )
 
 
-def record_push(session: Session, machine_ids: set[str], now: datetime) -> None:
+def record_push(session: Session | Connection, machine_ids: set[str], now: datetime) -> None:
     if machine_ids:
-        session.connection().execute(_RECORD_PUSH, {"ids": sorted(machine_ids), "pushed": to_db(now)})
+        conn = session if isinstance(session, Connection) else session.connection()
+        conn.execute(_RECORD_PUSH, {"ids": sorted(machine_ids), "pushed": to_db(now)})
 
 
 def validate_machine(session: Session, machine_id: str) -> bool:
@@ -177,8 +179,16 @@ def delete_bouncer(session: Session, name: str) -> bool:
     res = session.execute(delete(Bouncer).where(Bouncer.name == name))
     if not res.rowcount:  # type: ignore[attr-defined]
         return False
+    _forget_usage(session, "RC", name)
     bump_credentials(session)
     return True
+
+
+def _forget_usage(session: Session, kind: str, name: str) -> None:
+    """Usage metrics reports of a deleted component (``lapi.usage``)."""
+    session.execute(
+        delete(UsageMetric).where(UsageMetric.generated_type == kind, UsageMetric.generated_by == name)
+    )
 
 
 def revoke_bouncer(session: Session, name: str) -> bool:

@@ -8,6 +8,7 @@ from typing import cast
 from sqlalchemy import Connection, Table
 from sqlalchemy.orm import Session
 
+from crowdwatch.lapi.storage.engine import Prepared, sqlite_of
 from crowdwatch.lapi.storage.tables import Sequence, Setting
 
 # Built once: these run in every write transaction (Core on the session's connection costs a
@@ -17,13 +18,18 @@ _BUMP = _SEQ.update().where(_SEQ.c.id == 1).values(value=_SEQ.c.value + 1)
 _BUMP_RETURNING = _BUMP.returning(_SEQ.c.value)
 _READ = _SEQ.select().with_only_columns(_SEQ.c.value).where(_SEQ.c.id == 1)
 _RETURNING_DIALECTS = ("sqlite", "postgresql")  # UPDATE ... RETURNING (not MySQL/MariaDB)
+_RAW_BUMP = Prepared(lambda: _BUMP_RETURNING)
+_RAW_READ = Prepared(lambda: _READ)
 
 
-def next_seq(session: Session) -> int:
+def next_seq(session: Session | Connection) -> int:
     """Take the next change number. The row stays locked until the transaction ends, so
     transactions publish their numbers in increasing order (no reader ever sees ``n+1``
     before ``n``)."""
-    conn = session.connection()
+    conn = connection_of(session)
+    raw = sqlite_of(conn)
+    if raw is not None:
+        return int(_RAW_BUMP.run(raw, conn.dialect, {}).fetchone()[0])
     if conn.dialect.name in _RETURNING_DIALECTS:
         return int(conn.execute(_BUMP_RETURNING).scalar_one())
     conn.execute(_BUMP)
@@ -36,7 +42,11 @@ def connection_of(session: Session | Connection) -> Connection:
 
 
 def current_seq(session: Session | Connection) -> int:
-    return int(connection_of(session).execute(_READ).scalar_one())
+    conn = connection_of(session)
+    raw = sqlite_of(conn)
+    if raw is not None:
+        return int(_RAW_READ.run(raw, conn.dialect, {}).fetchone()[0])
+    return int(conn.execute(_READ).scalar_one())
 
 
 def shared_secret(session: Session, key: str) -> str:
