@@ -27,6 +27,7 @@ log = logging.getLogger("crowdwatch.data")
 
 TYPES = ("string", "regexp", "regex", "map", "bots")
 DEFAULT_CACHE_SIZE = 50
+IMPLICIT_CACHE_SIZE = 2048  # RegexpInFile results kept when the item configures no cache
 
 
 class DataFileError(ValueError):
@@ -170,8 +171,12 @@ def _bot_file(path: Path, lines: list[tuple[int, str]]) -> list[Bot]:
 
 
 def _result_cache(dest_file: str, cache: bool | None, strategy: str, size: int, ttl: str) -> TTLCache | None:
-    if cache is False or not (cache or strategy or size or ttl):
+    if cache is False:
         return None
+    if not (cache or strategy or size or ttl):
+        # No cache asked for: results are a pure function of the text, so a small LRU of
+        # recent answers changes nothing but the cost (user agents and paths repeat a lot).
+        return TTLCache(IMPLICIT_CACHE_SIZE, 0.0, time.monotonic)
     if strategy and strategy.upper() not in ("LRU", "LFU", "ARC"):
         raise DataFileError(f"data file {dest_file}: unknown cache strategy {strategy!r}")
     seconds = 0.0
