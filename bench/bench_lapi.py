@@ -70,8 +70,14 @@ class Target:
                 self.proc.wait()
 
     def peak_rss_kb(self) -> int:
+        return self._status_kb("VmHWM:")
+
+    def rss_kb(self) -> int:
+        return self._status_kb("VmRSS:")
+
+    def _status_kb(self, field: str) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1])
         return 0
 
@@ -207,8 +213,11 @@ async def load(
 
 async def measure(t: Target, args: argparse.Namespace) -> None:
     await wait_ready(t.url, t.keys[0])
+    t.results["rss_idle_mb"] = t.rss_kb() / 1024
     t.results["import_s"] = import_decisions(t, args.decisions, Path(args.tmp))
     await asyncio.sleep(2)  # let both servers settle (index sync, WAL checkpoint)
+    t.results["rss_import_mb"] = t.rss_kb() / 1024
+    t.results["hwm_import_mb"] = t.peak_rss_kb() / 1024
     async with aiohttp.ClientSession() as s:
         times = []
         for _ in range(3):
@@ -268,10 +277,12 @@ async def measure(t: Target, args: argparse.Namespace) -> None:
             await r.read()
             return r.status == 201
 
-    r = t.results
-    r["poll_rps"], r["poll_p99_ms"], r["poll_errors"] = await load(args.seconds, len(t.keys), poll)
-    r["ip_rps"], r["ip_p99_ms"], r["ip_errors"] = await load(args.seconds, len(t.keys), query)
-    r["alerts_rps"], r["alerts_p99_ms"], r["alerts_errors"] = await load(args.seconds, args.agents, push)
+    res = t.results
+    res["poll_rps"], res["poll_p99_ms"], res["poll_errors"] = await load(args.seconds, len(t.keys), poll)
+    res["ip_rps"], res["ip_p99_ms"], res["ip_errors"] = await load(args.seconds, len(t.keys), query)
+    res["alerts_rps"], res["alerts_p99_ms"], res["alerts_errors"] = await load(
+        args.seconds, args.agents, push
+    )
     t.results["rss_mb"] = t.peak_rss_kb() / 1024
 
 
@@ -288,6 +299,9 @@ ROWS = [
     ("alerts_p99_ms", "  p99 (ms)", "lower"),
     ("alerts_errors", "  failed requests (HTTP 5xx)", "lower"),
     ("rss_mb", "peak RSS (MiB)", "lower"),
+    ("rss_idle_mb", "  RSS idle, before the import (MiB)", "lower"),
+    ("rss_import_mb", "  RSS after the import (MiB)", "lower"),
+    ("hwm_import_mb", "  peak RSS up to the end of the import (MiB)", "lower"),
 ]
 
 

@@ -20,6 +20,7 @@ from crowdwatch.config.schema import Config
 from crowdwatch.lapi import open_lapi
 from crowdwatch.lapi.service import LapiService
 from crowdwatch.lapi.storage.alerts import AlertQuery
+from crowdwatch.scenarios import state
 
 PASSWORD = "agent-test-password-0123"
 CROWDWATCH = str(Path(sys.executable).parent / "crowdwatch")
@@ -148,20 +149,15 @@ class AgentEnv:
     def lines_done(self) -> int:
         return sum(int(c.get("lines", 0)) for c in self.state_rows().values())
 
-    def bucket_dump(self) -> dict[str, Any] | None:
+    def bucket_dump(self) -> dict[str, dict[str, int]] | None:
         db = sqlite3.connect(f"file:{self.cfg.paths.agent_state_path}?mode=ro", uri=True, timeout=10)
         try:
             row = db.execute("SELECT data FROM buckets WHERE id = 1").fetchone()
         finally:
             db.close()
-        return orjson.loads(row[0]) if row else None
+        return state.describe(row[0]) if row else None
 
 
-def bucket_sizes(dump: dict[str, Any], scenario: str) -> dict[str, int]:
-    """Bucket key → queued events of ``scenario`` in a bucket dump."""
-    out: dict[str, int] = {}
-    for scn in dump["scenarios"]:
-        if scn["name"] == scenario:
-            for b in scn["buckets"]:
-                out[str(b["key"])] = len(b["queue"])
-    return out
+def bucket_sizes(dump: dict[str, dict[str, int]], scenario: str) -> dict[str, int]:
+    """Bucket key → queued events of ``scenario`` in a bucket dump (``state.describe``)."""
+    return dict(dump.get(scenario, {}))

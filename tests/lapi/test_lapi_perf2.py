@@ -6,6 +6,8 @@ would; the index finds, replaces and removes decisions without a table by id."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -125,7 +127,7 @@ def test_bad_large_body_is_a_bad_request(service: LapiService, monkeypatch: pyte
 
 
 def test_import_over_the_threshold_via_http(live: LiveServer) -> None:
-    n = 9000  # ~1.2 MB: parsed a decision at a time
+    n = 14_000  # ~1.4 MB: parsed a decision at a time
     values = [f"10.6.{i >> 8 & 255}.{i & 255}" for i in range(n)]
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     doc = _import(values, start_at=stamp, stop_at=stamp, message="x" * 64)
@@ -221,3 +223,40 @@ def test_direct_sqlite_statements_store_what_sqlalchemy_reads(service: LapiServi
 
 def _parsed(doc: dict[str, Any]) -> AlertIn:
     return parse_alert(doc)
+
+
+def test_inline_push_waits_for_another_writer_without_blocking_bouncers(live: LiveServer) -> None:
+    """SQLite pushes are stored on the event loop when nothing else writes; when another
+    process holds the write lock they go to the writer thread (and wait there), so bouncers are
+    still answered meanwhile."""
+    db = live.service.db
+    if db.dialect != "sqlite":
+        pytest.skip("the inline path is SQLite's")
+    token = live.login()
+    first = live.call("POST", "/v1/alerts", [make_alert("192.0.2.1")], token=token)
+    assert first.status == 201  # stored inline
+    path = db.write.url.database
+    assert path
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    done: dict[str, Any] = {}
+
+    def push() -> None:
+        done["reply"] = live.call("POST", "/v1/alerts", [make_alert("192.0.2.2")], token=token)
+
+    thread = threading.Thread(target=push)
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert "reply" not in done  # waiting for the lock...
+        t0 = time.monotonic()
+        r = live.call("GET", "/v1/decisions?ip=192.0.2.1", key=BOUNCER_KEY)
+        assert r.status == 200 and [d["value"] for d in r.json] == ["192.0.2.1"]
+        assert time.monotonic() - t0 < 1.0  # ...but not on the event loop
+    finally:
+        other.execute("COMMIT")
+        other.close()
+        thread.join(30)
+    assert done["reply"].status == 201, done["reply"].body
+    r = live.call("GET", "/v1/decisions?ip=192.0.2.2", key=BOUNCER_KEY)
+    assert [d["value"] for d in r.json] == ["192.0.2.2"]

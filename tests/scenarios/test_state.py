@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import marshal
 from pathlib import Path
 
-import orjson
 import pytest
+import zstandard
 
 from crowdwatch.event import OVFLW, Event, Source
-from crowdwatch.scenarios import StateError
+from crowdwatch.scenarios import StateError, state
 
 from .helpers import log_event, scenario_set, summary, wall
 
@@ -111,16 +112,19 @@ def test_dump_content(tmp_path: Path) -> None:
     evt = log_event(0, meta={"verb": "x"})
     scen.pour(evt)
     scen.pour(log_event(1, meta={"verb": "y"}))
-    doc = orjson.loads(scen.dump())
-    assert doc["format"] == "crowdwatch-buckets/v1"
-    assert len(doc["events"]) == 2  # shared by the leaky and bayesian queues
+    data = scen.dump()
+    doc = state.document(data)
+    assert doc["format"] == "crowdwatch-buckets/v2"
+    assert doc["events"]["count"] == 2  # shared by the leaky and bayesian queues
     lk = doc["scenarios"][0]
-    assert lk["name"] == "me/lk" and lk["buckets"][0]["distinct"] == ["x", "y"]
-    assert lk["buckets"][0]["queue"] == [0, 1]
+    assert lk["name"] == "me/lk" and lk["buckets"]["distinct"] == ("c", {"x", "y"})
+    assert state.describe(data) == {"me/lk": {"1.2.3.4": 2}, "me/bayes": {"": 2}, "me/count": {}}
     restored = scenario_set(tmp_path / "b", *SCENARIOS)
-    restored.restore(scen.dump())
-    assert restored.dump() == scen.dump()
+    restored.restore(data)
+    assert state.document(restored.dump()) == doc
     assert restored.stats["me/lk"].current == 1
+    (bucket,) = restored.scenarios[0].buckets.values()
+    assert bucket.distinct == {"x", "y"} and [e.Meta["verb"] for e in bucket.events] == ["x", "y"]
 
 
 def test_restore_keeps_blackhole_windows(tmp_path: Path) -> None:
@@ -151,6 +155,17 @@ def test_state_of_unknown_scenarios_is_ignored_and_bad_documents_rejected(tmp_pa
     other = scenario_set(tmp_path, SCENARIOS[0].replace("me/lk", "me/other"))
     other.restore(scen.dump())
     assert other.live_buckets() == 0
-    for bad in (b"{}", b"not json", b'{"format": "crowdwatch-buckets/v1", "events": [], "scenarios": [{}]}'):
+    good = scen.dump()
+    doc = state.document(good)
+    doc["scenarios"][0]["queue"] = ("q", (7).to_bytes(8, "little"))  # no event 7
+    for bad in (
+        b"{}",
+        b"not json",
+        b'{"format": "crowdwatch-buckets/v1", "events": [], "scenarios": [{}]}',
+        good[:-10],  # truncated
+        good[:5] + bytes(len(good) - 5),
+        state.MAGIC + zstandard.ZstdCompressor().compress(marshal.dumps(doc)),
+        state.MAGIC + zstandard.ZstdCompressor().compress(marshal.dumps({"format": state.FORMAT})),
+    ):
         with pytest.raises(StateError):
             scen.restore(bad)

@@ -130,7 +130,7 @@ def _pack_uuid(text: str) -> str | int:
 
 
 def _unpack_uuid(n: int) -> str:
-    h = f"{n:032x}"
+    h = n.to_bytes(16, "big").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -103,15 +103,16 @@ class ScenarioSet:
         self._replay_timers.clear()
 
     def dump(self) -> bytes:
-        """Bucket state (queues, limiter, timestamps, distinct sets, blackhole windows) as JSON."""
+        """Bucket state (queues, limiter, timestamps, distinct sets, blackhole windows) as a
+        compact binary document (:mod:`.state`)."""
         return state.dump(self.scenarios)
 
     def restore(self, data: bytes) -> None:
         """Replace the bucket state with a :meth:`dump` (scenarios matched by name and order)."""
         self.flush()
-        for b in state.restore(self.scenarios, data):
-            if b.deadline is not None:
-                (self._timers if b.mode == LIVE else self._replay_timers).push(b)
+        armed = [b for b in state.restore(self.scenarios, data) if b.deadline is not None]
+        self._timers.push_all([b for b in armed if b.mode == LIVE])
+        self._replay_timers.push_all([b for b in armed if b.mode != LIVE])
 
     def live_buckets(self) -> int:
         return sum(len(s.buckets) for s in self.scenarios)

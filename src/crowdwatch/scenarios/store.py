@@ -32,6 +32,12 @@ class Timers:
         assert bucket.deadline is not None
         heapq.heappush(self._heap, (bucket.deadline, next(self._seq), bucket))
 
+    def push_all(self, buckets: list[Bucket]) -> None:
+        """``push`` each of ``buckets`` (deadlines set), in one heapify (restoring state)."""
+        deadlines = [b.deadline for b in buckets]
+        self._heap.extend(zip(deadlines, self._seq, buckets))  # type: ignore[arg-type]
+        heapq.heapify(self._heap)
+
     def expire(self, now: int, out: list[Event]) -> None:
         """Expire every bucket whose deadline is before ``now`` (ns), in deadline order."""
         heap = self._heap

@@ -8,6 +8,7 @@ stalls). PostgreSQL (psycopg 3) and MySQL/MariaDB (PyMySQL) use one pool for bot
 
 from __future__ import annotations
 
+import operator
 import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -79,7 +80,7 @@ class Prepared:
     """A Core statement compiled once for SQLite, with its bind conversions (datetimes to
     SQLAlchemy's stored text, booleans to integers), for :func:`sqlite_of` connections."""
 
-    __slots__ = ("_build", "_consts", "_dialect", "names", "procs", "sql")
+    __slots__ = ("_build", "_consts", "_converted", "_dialect", "_get", "names", "procs", "sql")
 
     def __init__(self, build: Callable[[], ClauseElement]) -> None:
         self._build = build
@@ -88,6 +89,8 @@ class Prepared:
         self.names: list[str] = []  # parameters in order
         self.procs: list[Callable[[Any], Any] | None] = []
         self._consts: dict[str, Any] = {}  # values bound in the statement itself (``id = 1``)
+        self._converted: list[tuple[int, Callable[[Any], Any]]] = []  # (position, conversion)
+        self._get: Callable[[Mapping[str, Any]], Any] = lambda row: ()
 
     def ready(self, dialect: Dialect) -> Prepared:
         if self._dialect is None:
@@ -102,14 +105,26 @@ class Prepared:
                 else _last_memo(b.type.dialect_impl(dialect).bind_processor(dialect))
                 for b in binds
             ]
+            self._converted = [(i, p) for i, p in enumerate(self.procs) if p is not None]
             self._consts = {n: b.value for n, b in zip(self.names, binds) if not b.required}
+            if len(self.names) == 1:
+                name = self.names[0]
+                self._get = lambda row: (row[name],)
+            elif self.names:
+                self._get = operator.itemgetter(*self.names)
             self._dialect = dialect
         return self
 
-    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    def params(self, row: Mapping[str, Any]) -> Sequence[Any]:
         if self._consts:
             row = {**self._consts, **row}
-        return tuple([row[n] if p is None else p(row[n]) for n, p in zip(self.names, self.procs)])
+        values = self._get(row)
+        if not self._converted:
+            return values
+        values = list(values)
+        for i, convert in self._converted:
+            values[i] = convert(values[i])
+        return values
 
     def run(self, raw: sqlite3.Connection, dialect: Dialect, row: Mapping[str, Any]) -> sqlite3.Cursor:
         self.ready(dialect)
