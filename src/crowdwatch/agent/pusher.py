@@ -55,6 +55,9 @@ class AlertSink(Protocol):
     async def heartbeat(self) -> None: ...
 
 
+BACKLOG_FACTOR = 20  # how much larger than ``batch`` a request may grow while a backlog drains
+
+
 class Pusher:
     """``task = create_task(pusher.run())``; ``pusher.notify()`` from any thread when alerts
     were queued; ``await pusher.stop(drain_timeout)`` at shutdown."""
@@ -141,10 +144,14 @@ class Pusher:
         self._task = asyncio.current_task()
         beats = asyncio.create_task(self._heartbeats())
         delay = self.retry_min
+        size = self.batch
         try:
             while True:
                 self._wake.clear()
-                items = await asyncio.to_thread(self.state.queue_peek, self.batch)
+                items = await asyncio.to_thread(self.state.queue_peek, size)
+                # a backlog (a full batch came back) doubles the next batch, up to 20x: under
+                # load each request costs the agent's busy process far more than its alerts do
+                size = min(size * 2, self.batch * BACKLOG_FACTOR) if len(items) == size else self.batch
                 if not items:
                     if self._draining:
                         return
