@@ -43,6 +43,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_lapi import wait_ready
 from bench_replay import BASE_PARSERS, CS_KINDS, DATASETS, POSTOVERFLOWS, crowdsec_setup
 from benchutil import FakeLapi
 from gen_logs import BROWSERS, PAGES, TOOL_AGENTS
@@ -175,20 +176,6 @@ async def poll(url: str, key: str, seen: Seen, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), 1.0)
 
 
-async def wait_http(url: str, key: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as s:
-        while time.monotonic() < deadline:
-            try:
-                async with s.get(url + "/v1/decisions?ip=127.0.0.1", headers={"X-Api-Key": key}) as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up in {timeout:.0f}s")
-
-
 # --- systems -------------------------------------------------------------------------------------
 
 
@@ -295,7 +282,7 @@ class Result:
 
 
 async def measure(sys_: System, traffic: Traffic, timeout: float) -> Result:
-    await wait_http(sys_.url, BOUNCER_KEY)
+    await wait_ready(sys_.url, BOUNCER_KEY, timeout=90)
     await asyncio.sleep(2.0)  # let the agent start tailing
     seen = Seen()
     stop = asyncio.Event()
