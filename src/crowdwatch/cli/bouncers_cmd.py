@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
-from crowdwatch.cli.listing import check_format, emit, emit_object
+from crowdwatch.cli.listing import check_format, emit
 from crowdwatch.cli.machines_cmd import (
     ForceOpt,
     OutputOpt,
     confirm_prune,
     inactivity,
+    inspect_component,
     local_service,
     run,
     stale,
@@ -70,15 +71,9 @@ def inspect_cmd(
     name: Annotated[str, typer.Argument(help="Bouncer name.")], output: OutputOpt = "human"
 ) -> None:
     """Show one bouncer."""
-    check_format(output)
     from crowdwatch.lapi import usage
 
-    with local_service() as svc:
-        doc = run(svc.get_bouncer, name)
-        reports = usage.latest(svc.db, usage.BOUNCER, name)  # its last usage-metrics report
-    if reports:
-        doc["usage_metrics"] = reports[0] if output == "json" else usage.summary(reports[0])
-    emit_object(output, doc)
+    inspect_component(usage.BOUNCER, name, output)
 
 
 @bouncers_app.command("prune")

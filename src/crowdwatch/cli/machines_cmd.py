@@ -130,12 +130,21 @@ def inspect_cmd(
     name: Annotated[str, typer.Argument(help="Machine id.")], output: OutputOpt = "human"
 ) -> None:
     """Show one machine."""
+    from crowdwatch.lapi import usage
+
+    inspect_component(usage.AGENT, name, output)
+
+
+def inspect_component(kind: str, name: str, output: str) -> None:
+    """``inspect`` of a machine (``usage.AGENT``) or bouncer (``usage.BOUNCER``), with its last
+    usage-metrics report (whole with ``-o json``, summarised otherwise)."""
     check_format(output)
     from crowdwatch.lapi import usage
 
     with local_service() as svc:
-        doc = run(svc.get_machine, name)
-        reports = usage.latest(svc.db, usage.AGENT, name)  # its last usage-metrics report
+        get = svc.get_machine if kind == usage.AGENT else svc.get_bouncer
+        doc = run(get, name)
+        reports = usage.latest(svc.db, kind, name)
     if reports:
         doc["usage_metrics"] = reports[0] if output == "json" else usage.summary(reports[0])
     emit_object(output, doc)
