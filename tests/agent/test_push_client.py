@@ -38,8 +38,19 @@ class Clock:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime.now(UTC))
+def clock() -> OffsetClock:
+    return OffsetClock(datetime.now(UTC))
+
+
+class OffsetClock(Clock):
+    """The LAPI's clock: fixed at ``now``, or (``offset`` set) the wall clock shifted by
+    ``offset`` — a token issued then expires ``1 h + offset`` after it is issued, however
+    long a loaded machine took to get there."""
+
+    offset: timedelta | None = None
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset if self.offset is not None else self.now
 
 
 @pytest.fixture
@@ -127,14 +138,15 @@ def test_wrong_password_is_a_clear_error(server: tuple[ThreadServer, LapiService
     assert "wrong-password" not in text
 
 
-def test_expired_token_logs_in_again(server: tuple[ThreadServer, LapiService], clock: Clock) -> None:
+def test_expired_token_logs_in_again(server: tuple[ThreadServer, LapiService], clock: OffsetClock) -> None:
     srv, _ = server
-    clock.now = datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=1)  # tokens last ~1 s
+    clock.offset = -timedelta(hours=1) + timedelta(seconds=1)  # tokens last 1 s from their login
 
     async def go() -> LapiClient:
         async with LapiClient(creds(srv.url)) as c:
             await c.push_alerts([make_alert(1)])
             await asyncio.sleep(2.1)  # the token has expired (too short-lived to be renewed ahead)
+            clock.offset = None
             clock.now = datetime.now(UTC)
             await c.push_alerts([make_alert(2)])
             await c.heartbeat()
@@ -144,16 +156,19 @@ def test_expired_token_logs_in_again(server: tuple[ThreadServer, LapiService], c
     assert (c.logins, c.relogins_on_401) == (2, 1)
 
 
-def test_token_renewed_before_it_expires(server: tuple[ThreadServer, LapiService], clock: Clock) -> None:
+def test_token_renewed_before_it_expires(
+    server: tuple[ThreadServer, LapiService], clock: OffsetClock
+) -> None:
     srv, _ = server
-    clock.now = datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=4)  # expires in ~4 s
+    clock.offset = -timedelta(hours=1) + timedelta(seconds=4)  # tokens last 4 s from their login
 
     async def go() -> LapiClient:
         async with LapiClient(creds(srv.url), refresh_margin=1.0) as c:
             await c.heartbeat()
             assert c._token_deadline is not None
             await asyncio.sleep(max(0.0, c._token_deadline - time.monotonic()) + 0.05)
-            clock.now = datetime.now(UTC)  # the next token is a normal one (no race with a loaded machine)
+            clock.offset = None  # the next token is a normal one (no race with a loaded machine)
+            clock.now = datetime.now(UTC)
             await c.heartbeat()
             return c
 
