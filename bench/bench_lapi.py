@@ -135,7 +135,7 @@ def start_crowdwatch(tmp: Path, port: int, n_keys: int) -> Target:
     for i, key in enumerate(keys):
         run([*cw, "bouncers", "add", f"b{i}", "--key", key])
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([*cw, "lapi", "--listen", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([*cw, "lapi", "--listen", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=open("/tmp/w/server.err", "w"))
     return Target("crowdwatch", url, proc, keys, cscli_config(tmp / "cscli-cw", url))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from crowdwatch import aio
 import dataclasses
 import logging
 from typing import Annotated
@@ -72,7 +72,7 @@ def lapi_cmd(
 
     registry = metrics_for_lapi(cfg)
     try:
-        asyncio.run(
+        aio.run(
             with_metrics(
                 cfg, registry, serve(service, host, port, options=options, tls=tls, registry=registry)
             )
