@@ -28,23 +28,22 @@ class DecisionRecord:
     """One decision row as known to the API (immutable once built: a change is a new record).
 
     The stream index holds one per active decision (100k and more), so the record is kept
-    small: the block as one int (``net``: start << 8 | prefix, also the index's lookup key), the
-    value not stored when it is the block's canonical text (the usual case for scope Ip/Range:
-    it is rebuilt on access), a canonical uuid as its 128-bit int, and ``simulated`` in the
-    class (records of simulated decisions are rare and of a subclass)."""
+    small (≈190 bytes with its ints): the block as one int (``net``: start << 8 | prefix, also
+    the index's lookup key); the value not stored when it is the block's canonical text (the
+    usual case for scope Ip/Range: it is rebuilt on access); the id and a canonical uuid in one
+    int (``uuid << 64 | id``); origin, type, scope and scenario as one shared tuple (decisions
+    stored together share it); ``simulated`` in the class (records of simulated decisions are
+    rare and of a subclass)."""
 
     __slots__ = (
+        "_idu",
+        "_kind",
         "_uuid",
         "_value",
         "created_seq",
-        "id",
         "net",
-        "origin",
-        "scenario",
-        "scope",
         "seq",
         "state",
-        "type",
         "until",
     )
     simulated = False
@@ -65,25 +64,47 @@ class DecisionRecord:
         created_seq: int,
         ip: IpRange | None,
     ) -> None:
-        self.id = id
-        self._uuid: str | int = _pack_uuid(uuid)
-        self.origin = origin
-        self.type = type
-        self.scope = scope
-        self.scenario = scenario
+        packed = _pack_uuid(uuid) if 0 <= id < _ID_LIMIT else uuid
+        if isinstance(packed, int):
+            self._idu = packed << 64 | id
+            self._uuid: str | None = None
+        else:  # not a canonical uuid (or an id beyond 64 bits): both kept as they are
+            self._idu = id
+            self._uuid = packed
+        self._kind = _kind(origin, type, scope, scenario)
         self.until = until
         self.state = state
         self.seq = seq
-        self.created_seq = created_seq
+        self.created_seq = seq if created_seq == seq else created_seq  # one int object when equal
         self.net = net = ip.start << 8 | ip.prefix if ip is not None else None
         self._value: str | None = None if net is not None and _net_text(net) == value else value
         if simulated:
             self.__class__ = _SimulatedRecord
 
     @property
+    def id(self) -> int:
+        return self._idu if self._uuid is not None else self._idu & _ID_MASK
+
+    @property
     def uuid(self) -> str:
         u = self._uuid
-        return u if isinstance(u, str) else _unpack_uuid(u)
+        return u if u is not None else _unpack_uuid(self._idu >> 64)
+
+    @property
+    def origin(self) -> str:
+        return self._kind[0]
+
+    @property
+    def type(self) -> str:
+        return self._kind[1]
+
+    @property
+    def scope(self) -> str:
+        return self._kind[2]
+
+    @property
+    def scenario(self) -> str:
+        return self._kind[3]
 
     @property
     def value(self) -> str:
@@ -113,6 +134,25 @@ class DecisionRecord:
         }
 
 
+_ID_LIMIT = 1 << 64
+_ID_MASK = _ID_LIMIT - 1
+_KINDS: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
+_KINDS_MAX = 65_536
+
+
+def _kind(origin: str, type: str, scope: str, scenario: str) -> tuple[str, str, str, str]:
+    """One shared tuple per distinct (origin, type, scope, scenario): 8 bytes a record instead
+    of 32 (decisions of one alert or import share it; the table is cleared when it grows past
+    :data:`_KINDS_MAX`, records keep theirs)."""
+    key = (origin, type, scope, scenario)
+    got = _KINDS.get(key)
+    if got is None:
+        if len(_KINDS) >= _KINDS_MAX:
+            _KINDS.clear()
+        got = _KINDS[key] = key
+    return got
+
+
 class _SimulatedRecord(DecisionRecord):
     __slots__ = ()
     simulated = True
@@ -122,7 +162,8 @@ _UUID_CHARS = frozenset("0123456789abcdef-")
 
 
 def _pack_uuid(text: str) -> str | int:
-    """A canonical (lower-case, hyphenated) uuid as its int (44 bytes instead of 85)."""
+    """A canonical (lower-case, hyphenated) uuid as its int (stored with the id: no object of
+    its own)."""
     dashes = text[8:9] + text[13:14] + text[18:19] + text[23:24]
     if len(text) == 36 and dashes == "----" and _UUID_CHARS.issuperset(text):
         return int(text.replace("-", ""), 16)

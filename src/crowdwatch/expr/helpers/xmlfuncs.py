@@ -3,6 +3,8 @@
 Paths are etree-style (an XPath subset) and match element **local** names: namespaces are
 stripped after parsing, as the Go etree library ignores default namespaces when matching.
 A relative path is evaluated from the document node. Parsed documents are cached for 5 s.
+lxml is imported at the first call (≈4 MiB that processes without XML content, such as the
+LAPI, do not pay).
 """
 
 from __future__ import annotations
@@ -10,28 +12,38 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
-
-from lxml import etree
 
 from crowdwatch.expr.helpers.govalues import want_str
 from crowdwatch.expr.registry import helper
 
 CACHE_TTL = 5.0
 _CACHE_MAX = 256
-_parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+_lxml: tuple[ModuleType, Any] | None = None  # (lxml.etree, its parser), on first use
 _cache: dict[str, tuple[float, Any]] = {}
 clock: Callable[[], float] = time.monotonic
 
 
+def _etree() -> tuple[ModuleType, Any]:
+    global _lxml
+    if _lxml is None:
+        from lxml import etree
+
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+        _lxml = (etree, parser)
+    return _lxml
+
+
 def _parse(xml: str) -> Any:
     """Parsed (namespace-stripped) document, or ``None`` if it does not parse."""
+    etree, parser = _etree()
     now = clock()
     hit = _cache.get(xml)
     if hit is not None and hit[0] > now:
         return hit[1]
     try:
-        root = etree.fromstring(xml.encode("utf-8", "surrogatepass"), _parser)
+        root = etree.fromstring(xml.encode("utf-8", "surrogatepass"), parser)
     except (etree.XMLSyntaxError, ValueError):
         doc = None
     else:
@@ -52,6 +64,7 @@ def _parse(xml: str) -> Any:
 @functools.lru_cache(maxsize=1024)
 def _xpath(path: str) -> Any:
     """Compiled path, or ``None`` when it is not valid."""
+    etree = _etree()[0]
     if not path.startswith("/"):
         path = "/" + path.removeprefix("./")
     try:
@@ -61,6 +74,7 @@ def _xpath(path: str) -> Any:
 
 
 def _first_element(xml: str, path: str) -> Any:
+    etree = _etree()[0]
     doc = _parse(xml)
     if doc is None:
         return None
