@@ -25,7 +25,7 @@ def rec(
         scope=scope,
         value=value,
         scenario=str(kw.get("scenario", "crowdsecurity/ssh-bf")),
-        until=NOW + timedelta(hours=4),
+        until=kw.get("until", NOW + timedelta(hours=4)),  # type: ignore[arg-type]
         simulated=bool(kw.get("simulated", False)),
         state=state,
         seq=seq,
@@ -133,7 +133,6 @@ def test_compaction_keeps_answers_and_resends_to_stale_cursors() -> None:
 def test_new_is_deduplicated_by_value_keeping_the_longest() -> None:
     idx = DecisionIndex()
     short = rec(1, "1.1.1.1", 1, origin="cscli")
-    long_ = rec(2, "1.1.1.1", 1)
-    long_.until = NOW + timedelta(hours=8)
+    long_ = rec(2, "1.1.1.1", 1, until=NOW + timedelta(hours=8))
     idx.apply([short, long_], NOW)
     assert [r.id for r in idx.stream(None, ALL, NOW).new] == [2]

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -27,25 +27,16 @@ def normalize_scope(scope: str) -> str:
 class DecisionRecord:
     """One decision row as known to the API (immutable once built: a change is a new record).
 
-    The stream index holds one per active decision (100k and more), so the record is kept
-    small (≈190 bytes with its ints): the block as one int (``net``: start << 8 | prefix, also
-    the index's lookup key); the value not stored when it is the block's canonical text (the
-    usual case for scope Ip/Range: it is rebuilt on access); the id and a canonical uuid in one
-    int (``uuid << 64 | id``); origin, type, scope and scenario as one shared tuple (decisions
-    stored together share it); ``simulated`` in the class (records of simulated decisions are
-    rare and of a subclass)."""
+    The stream index holds one per active decision (100k and more), so the record is five
+    slots (≈150 bytes with its ints): ``net``, the block as one int (start << 8 | prefix, also
+    the index's lookup key); the id and a canonical uuid in one int (``uuid << 64 | id``); two
+    tuples shared by the decisions stored together, (origin, type, scope, scenario) and
+    (until, state, seq, created_seq); and ``_extra``, None unless the uuid is not canonical or
+    the value is not the block's canonical text (other scopes: the usual case for Ip/Range is
+    to rebuild it). ``simulated`` is in the class (records of simulated decisions are rare and
+    of a subclass)."""
 
-    __slots__ = (
-        "_idu",
-        "_kind",
-        "_uuid",
-        "_value",
-        "created_seq",
-        "net",
-        "seq",
-        "state",
-        "until",
-    )
+    __slots__ = ("_extra", "_idu", "_kind", "_stamp", "net")
     simulated = False
 
     def __init__(
@@ -65,30 +56,26 @@ class DecisionRecord:
         ip: IpRange | None,
     ) -> None:
         packed = _pack_uuid(uuid) if 0 <= id < _ID_LIMIT else uuid
-        if isinstance(packed, int):
-            self._idu = packed << 64 | id
-            self._uuid: str | None = None
-        else:  # not a canonical uuid (or an id beyond 64 bits): both kept as they are
-            self._idu = id
-            self._uuid = packed
+        text_uuid = None if isinstance(packed, int) else uuid  # not canonical, or an id past 64 bits
+        self._idu = id if text_uuid is not None else cast(int, packed) << 64 | id
         self._kind = _kind(origin, type, scope, scenario)
-        self.until = until
-        self.state = state
-        self.seq = seq
-        self.created_seq = seq if created_seq == seq else created_seq  # one int object when equal
+        self._stamp = _stamp(until, state, seq, created_seq)
         self.net = net = ip.start << 8 | ip.prefix if ip is not None else None
-        self._value: str | None = None if net is not None and _net_text(net) == value else value
+        text_value = None if net is not None and _net_text(net) == value else value
+        self._extra = None if text_uuid is None and text_value is None else (text_uuid, text_value)
         if simulated:
             self.__class__ = _SimulatedRecord
 
     @property
     def id(self) -> int:
-        return self._idu if self._uuid is not None else self._idu & _ID_MASK
+        return self._idu & _ID_MASK if self._extra is None or self._extra[0] is None else self._idu
 
     @property
     def uuid(self) -> str:
-        u = self._uuid
-        return u if u is not None else _unpack_uuid(self._idu >> 64)
+        extra = self._extra
+        if extra is not None and extra[0] is not None:
+            return extra[0]
+        return _unpack_uuid(self._idu >> 64)
 
     @property
     def origin(self) -> str:
@@ -107,9 +94,27 @@ class DecisionRecord:
         return self._kind[3]
 
     @property
+    def until(self) -> datetime:
+        return self._stamp[0]
+
+    @property
+    def state(self) -> int:
+        return self._stamp[1]
+
+    @property
+    def seq(self) -> int:
+        return self._stamp[2]
+
+    @property
+    def created_seq(self) -> int:
+        return self._stamp[3]
+
+    @property
     def value(self) -> str:
-        v = self._value
-        return _net_text(self.net) if v is None else v  # type: ignore[arg-type]
+        extra = self._extra
+        if extra is not None and extra[1] is not None:
+            return extra[1]
+        return _net_text(self.net)  # type: ignore[arg-type]
 
     @property
     def ip(self) -> IpRange | None:
@@ -151,6 +156,26 @@ def _kind(origin: str, type: str, scope: str, scenario: str) -> tuple[str, str, 
             _KINDS.clear()
         got = _KINDS[key] = key
     return got
+
+
+_last_stamp: tuple[datetime, int, int, int] | None = None
+
+
+def _stamp(until: datetime, state: int, seq: int, created_seq: int) -> tuple[datetime, int, int, int]:
+    """The (until, state, seq, created_seq) tuple, shared with the previous record when equal
+    (records come in change order: those of one transaction or import are consecutive)."""
+    global _last_stamp
+    last = _last_stamp
+    if (
+        last is not None
+        and last[2] == seq
+        and last[3] == created_seq
+        and last[1] == state
+        and last[0] == until
+    ):
+        return last
+    _last_stamp = stamp = (until, state, seq, created_seq)
+    return stamp
 
 
 class _SimulatedRecord(DecisionRecord):
@@ -198,20 +223,22 @@ def json_chunks(records: list[DecisionRecord], now: datetime) -> Iterator[bytes]
     for start in range(0, len(records), _CHUNK):
         items = []
         for r in records[start : start + _CHUNK]:
-            texts = memo.get(r.until)
+            until = r._stamp[0]
+            texts = memo.get(until)
             if texts is None:
                 if len(memo) >= _MEMO_MAX:
                     memo.clear()
-                texts = memo[r.until] = (format_time(r.until), format_duration(r.until - now))
+                texts = memo[until] = (format_time(until), format_duration(until - now))
+            origin, type_, scope, scenario = r._kind
             items.append(
                 {
                     "id": r.id,
                     "uuid": r.uuid,
-                    "origin": r.origin,
-                    "type": r.type,
-                    "scope": r.scope,
+                    "origin": origin,
+                    "type": type_,
+                    "scope": scope,
                     "value": r.value,
-                    "scenario": r.scenario,
+                    "scenario": scenario,
                     "simulated": r.simulated,
                     "until": texts[0],
                     "duration": texts[1],
