@@ -38,7 +38,6 @@ class StreamAnswer:
 class DecisionIndex:
     def __init__(self) -> None:
         self.seq = 0  # last change applied
-        self._log_seq: list[int] = []
         self._log: list[DecisionRecord] = []
         self._removed_at: list[tuple[datetime, int]] = []  # (when, seq) of removals, for compaction
         self._floor = 0  # cursors below this lost information (compacted away)
@@ -103,7 +102,6 @@ class DecisionIndex:
             else:
                 self._unlink(old)
                 self._removed_at.append((now, rec.seq))
-            self._log_seq.append(rec.seq)
             self._log.append(rec)
             n += 1
         self.seq = top
@@ -157,7 +155,6 @@ class DecisionIndex:
             if latest[rec.id] == i and (rec.state == ACTIVE or rec.seq > self._floor)
         ]
         self._log = [self._log[i] for i in keep]
-        self._log_seq = [r.seq for r in self._log]
 
     @property
     def log_size(self) -> int:
@@ -169,7 +166,7 @@ class DecisionIndex:
         if cursor is None or cursor < self._floor:
             full = [r for r in self._each_active() if r.until > now and accept(r)]
             return StreamAnswer(self._dedupe(full), [], self.seq)
-        start = bisect.bisect_right(self._log_seq, cursor)
+        start = bisect.bisect_right(self._log, cursor, key=_seq_of)  # the log is in seq order
         latest: dict[int, DecisionRecord] = {}
         for rec in self._log[start:]:
             latest[rec.id] = rec
@@ -246,6 +243,10 @@ class DecisionIndex:
 
 
 Slot = DecisionRecord | list[DecisionRecord]
+
+
+def _seq_of(rec: DecisionRecord) -> int:
+    return rec.seq
 
 
 def _net_key(start: int, prefix: int) -> int:
