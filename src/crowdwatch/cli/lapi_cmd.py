@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from crowdwatch import aio
 import dataclasses
 import logging
 from typing import Annotated
 
 import typer
 
+from crowdwatch import aio
 from crowdwatch.cli import context
 from crowdwatch.cli.context import CliError
 from crowdwatch.config import ConfigError, load_config

@@ -30,7 +30,9 @@ def _etree() -> tuple[ModuleType, Any]:
     if _lxml is None:
         from lxml import etree
 
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True
+        )
         _lxml = (etree, parser)
     return _lxml
 
