@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crowdwatch.event import MODEL_CLASSES
-from crowdwatch.grok.engine import compile_re2
+from crowdwatch.expr.regexes import compile_re2
 
 from . import ast, fastpaths, gotime, registry
 from .errors import ExprCompileError

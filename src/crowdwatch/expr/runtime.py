@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from crowdwatch.grok.engine import compile_re2
+from crowdwatch.expr.regexes import compile_re2
 
 from .errors import ExprRuntimeError
 from .gotime import add_duration, methods_for, sub_times

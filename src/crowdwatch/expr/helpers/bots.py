@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crowdwatch.expr.helpers.net import IPNetwork, LookupHost, parse_cidr
-from crowdwatch.grok.engine import compile_re2
+from crowdwatch.expr.regexes import compile_re2
 from crowdwatch.netutil import IPAddress, parse_ip
 
 RDNS_TIMEOUT = 2.0

@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import re2
-
 from crowdwatch.expr.helpers.bots import Bot, match_known_bot, parse_bot_line
 from crowdwatch.expr.helpers.durations import parse_go_duration
 from crowdwatch.expr.helpers.govalues import want_str
 from crowdwatch.expr.helpers.ttlcache import TTLCache
+from crowdwatch.expr.regexes import compile_re2
 from crowdwatch.expr.registry import helper
-from crowdwatch.grok.engine import RegexError, compile_re2
 
 log = logging.getLogger("crowdwatch.data")
 
@@ -106,6 +104,8 @@ def _read_lines(path: Path) -> list[tuple[int, str]] | None:
 
 
 def _regexp_file(path: Path, lines: list[tuple[int, str]], cache: TTLCache | None) -> RegexpFile:
+    from crowdwatch.grok.translate import RegexError
+
     patterns = []
     sources = []
     for n, line in lines:
@@ -123,6 +123,10 @@ def _alternation(sources: list[str]) -> Any | None:
     The lines are RE2 syntax, so the C++ RE2 library compiles the alternation natively and
     matches it in linear time; ``compile_re2`` is the fallback. ``None`` if neither accepts it.
     """
+    import re2
+
+    from crowdwatch.grok.translate import RegexError
+
     text = "|".join(f"(?:{s})" for s in sources)
     options = re2.Options()
     options.log_errors = False
@@ -153,7 +157,7 @@ def _map_file(path: Path, lines: list[tuple[int, str]]) -> MapFile:
                 result.regexes.append((compile_re2(pattern), tag))
             else:
                 raise ValueError(f"unknown type {kind!r} (expected equals, contains or regex)")
-        except (ValueError, RegexError) as exc:
+        except ValueError as exc:  # RegexError is a ValueError
             log.error("%s:%d: skipping map entry: %s", path, n, exc)
             continue
         result.rows.append({k: v if isinstance(v, str) else json.dumps(v) for k, v in row.items()})
@@ -165,7 +169,7 @@ def _bot_file(path: Path, lines: list[tuple[int, str]]) -> list[Bot]:
     for n, line in lines:
         try:
             bots.append(parse_bot_line(line))
-        except (ValueError, RegexError) as exc:
+        except ValueError as exc:  # RegexError is a ValueError
             log.error("%s:%d: skipping bot definition: %s", path, n, exc)
     return bots
 
