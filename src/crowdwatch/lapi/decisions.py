@@ -218,33 +218,46 @@ def json_chunks(records: list[DecisionRecord], now: datetime) -> Iterator[bytes]
     """The wire form of ``records`` as the comma-separated items of a JSON array, in pieces.
     Nothing is cached on the records (at 100k decisions a cached form would cost ~25 MB);
     ``until`` and ``duration`` texts are memoised per answer (decisions stored together share
-    their ``until``)."""
-    memo: dict[datetime, tuple[str, str]] = {}
+    their ``until``), and so is the JSON of each (origin, type, scope, scenario). A record with
+    a canonical uuid and block value (the usual case) is written as text directly: its uuid,
+    value, times and numbers need no escaping."""
+    memo: dict[datetime, str] = {}
+    kinds: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+    simulated_kinds: dict[tuple[str, str, str, str], tuple[str, str]] = {}
     for start in range(0, len(records), _CHUNK):
-        items = []
+        parts: list[str] = []
         for r in records[start : start + _CHUNK]:
             until = r._stamp[0]
-            texts = memo.get(until)
-            if texts is None:
+            times = memo.get(until)
+            if times is None:
                 if len(memo) >= _MEMO_MAX:
                     memo.clear()
-                texts = memo[until] = (format_time(until), format_duration(until - now))
-            origin, type_, scope, scenario = r._kind
-            items.append(
-                {
-                    "id": r.id,
-                    "uuid": r.uuid,
-                    "origin": origin,
-                    "type": type_,
-                    "scope": scope,
-                    "value": r.value,
-                    "scenario": scenario,
-                    "simulated": r.simulated,
-                    "until": texts[0],
-                    "duration": texts[1],
-                }
-            )
-        yield orjson.dumps(items)[1:-1]
+                times = memo[until] = (
+                    f'"until":"{format_time(until)}","duration":"{format_duration(until - now)}"'
+                )
+            kind = r._kind
+            table = simulated_kinds if r.simulated else kinds
+            texts = table.get(kind)
+            if texts is None:
+                dump = orjson.dumps
+                texts = table[kind] = (
+                    f'"origin":{dump(kind[0]).decode()},"type":{dump(kind[1]).decode()},'
+                    f'"scope":{dump(kind[2]).decode()}',
+                    f'"scenario":{dump(kind[3]).decode()},"simulated":{"true" if r.simulated else "false"}',
+                )
+            idu = r._idu
+            if r._extra is None and r.net is not None:
+                h = (idu >> 64).to_bytes(16, "big").hex()
+                parts.append(
+                    f'{{"id":{idu & _ID_MASK},"uuid":"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",'
+                    f'{texts[0]},"value":"{_net_text(r.net)}",{texts[1]},{times}}}'
+                )
+            else:
+                parts.append(
+                    f'{{"id":{r.id},"uuid":{orjson.dumps(r.uuid).decode()},{texts[0]},'
+                    f'"value":{orjson.dumps(r.value).decode()},{texts[1]},{times}}}'
+                )
+        yield ",".join(parts).encode()
 
 
 def json_array(records: list[DecisionRecord], now: datetime) -> bytes:
