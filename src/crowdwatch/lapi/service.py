@@ -400,11 +400,11 @@ class LapiService:
                 raw.execute("PRAGMA busy_timeout = 0")
             try:
                 ids, new = alert_store.insert_many(s, [(m, a) for _, m, a, _, _ in planned], now)
-                decisions: list[tuple[int | None, decision_store.NewDecision]] = [
-                    (aid, d) for aid, p, fresh in zip(ids, planned, new) if fresh for d in p[3]
+                groups: list[tuple[int | None, list[decision_store.NewDecision]]] = [
+                    (aid, p[3]) for aid, p, fresh in zip(ids, planned, new) if fresh and p[3]
                 ]  # a resent alert (known uuid) keeps the decisions it got the first time
-                if decisions:
-                    decision_store.insert(s, decisions, next_seq(s), now)
+                if groups:
+                    decision_store.insert(s, groups, next_seq(s), now)
                 machine_store.record_push(s, self._pushes_to_record({m for _, m, _, _, _ in planned}), now)
             except (OperationalError, sqlite3.OperationalError) as exc:
                 if raw is not None and "locked" in str(exc):
