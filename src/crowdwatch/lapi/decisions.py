@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import orjson
@@ -27,16 +27,17 @@ def normalize_scope(scope: str) -> str:
 class DecisionRecord:
     """One decision row as known to the API (immutable once built: a change is a new record).
 
-    The stream index holds one per active decision (100k and more), so the record is five
-    slots (≈150 bytes with its ints): ``net``, the block as one int (start << 8 | prefix, also
-    the index's lookup key); the id and a canonical uuid in one int (``uuid << 64 | id``); two
-    tuples shared by the decisions stored together, (origin, type, scope, scenario) and
-    (until, state, seq, created_seq); and ``_extra``, None unless the uuid is not canonical or
-    the value is not the block's canonical text (other scopes: the usual case for Ip/Range is
-    to rebuild it). ``simulated`` is in the class (records of simulated decisions are rare and
-    of a subclass)."""
+    The stream index holds one per active decision (100k and more), so the record is four
+    slots (≈170 bytes with its ints, whether it came alone from an alert or with 100k others
+    from an import): ``net``, the block as one int (start << 8 | prefix, also the index's
+    lookup key); ``_num``, every number in one int (a canonical uuid, the id, seq,
+    created_seq, state and ``until`` in microseconds: :data:`_LAYOUT`); ``_kind``, the tuple
+    (origin, type, scope, scenario) shared by the decisions stored together; and ``_extra``,
+    None unless the uuid is not canonical or the value is not the block's canonical text
+    (other scopes: the usual case for Ip/Range is to rebuild it). ``simulated`` is in the
+    class (records of simulated decisions are rare and of a subclass)."""
 
-    __slots__ = ("_extra", "_idu", "_kind", "_stamp", "net")
+    __slots__ = ("_extra", "_kind", "_num", "net")
     simulated = False
 
     def __init__(
@@ -55,11 +56,19 @@ class DecisionRecord:
         created_seq: int,
         ip: IpRange | None,
     ) -> None:
-        packed = _pack_uuid(uuid) if 0 <= id < _ID_LIMIT else uuid
-        text_uuid = None if isinstance(packed, int) else uuid  # not canonical, or an id past 64 bits
-        self._idu = id if text_uuid is not None else cast(int, packed) << 64 | id
+        if not (0 <= id <= _M64 and 0 <= seq <= _M48 and 0 <= created_seq <= _M48 and 0 <= state <= 0xFF):
+            raise ValueError(f"decision {id}: id, seq or state out of range")
+        packed = _pack_uuid(uuid)
+        text_uuid = None if isinstance(packed, int) else uuid
+        self._num = (
+            (
+                (((0 if text_uuid is not None else cast(int, packed)) << 64 | id) << 48 | seq) << 48
+                | created_seq
+            )
+            << 8
+            | state
+        ) << 64 | us_of(until)
         self._kind = _kind(origin, type, scope, scenario)
-        self._stamp = _stamp(until, state, seq, created_seq)
         self.net = net = ip.start << 8 | ip.prefix if ip is not None else None
         text_value = None if net is not None and _net_text(net) == value else value
         self._extra = None if text_uuid is None and text_value is None else (text_uuid, text_value)
@@ -68,14 +77,35 @@ class DecisionRecord:
 
     @property
     def id(self) -> int:
-        return self._idu & _ID_MASK if self._extra is None or self._extra[0] is None else self._idu
+        return self._num >> 168 & _M64
 
     @property
     def uuid(self) -> str:
         extra = self._extra
         if extra is not None and extra[0] is not None:
             return extra[0]
-        return _unpack_uuid(self._idu >> 64)
+        return _unpack_uuid(self._num >> 232)
+
+    @property
+    def seq(self) -> int:
+        return self._num >> 120 & _M48
+
+    @property
+    def created_seq(self) -> int:
+        return self._num >> 72 & _M48
+
+    @property
+    def state(self) -> int:
+        return self._num >> 64 & 0xFF
+
+    @property
+    def until_us(self) -> int:
+        """``until`` as microseconds since 0001-01-01 UTC (compare with :func:`us_of`)."""
+        return self._num & _M64
+
+    @property
+    def until(self) -> datetime:
+        return _BASE + timedelta(microseconds=self._num & _M64)
 
     @property
     def origin(self) -> str:
@@ -92,22 +122,6 @@ class DecisionRecord:
     @property
     def scenario(self) -> str:
         return self._kind[3]
-
-    @property
-    def until(self) -> datetime:
-        return self._stamp[0]
-
-    @property
-    def state(self) -> int:
-        return self._stamp[1]
-
-    @property
-    def seq(self) -> int:
-        return self._stamp[2]
-
-    @property
-    def created_seq(self) -> int:
-        return self._stamp[3]
 
     @property
     def value(self) -> str:
@@ -139,8 +153,20 @@ class DecisionRecord:
         }
 
 
-_ID_LIMIT = 1 << 64
-_ID_MASK = _ID_LIMIT - 1
+_M64 = (1 << 64) - 1
+_M48 = (1 << 48) - 1
+_LAYOUT = "uuid 128 | id 64 | seq 48 | created_seq 48 | state 8 | until_us 64 bits (high to low)"
+_BASE = datetime(1, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def us_of(moment: datetime) -> int:
+    """Microseconds since 0001-01-01 UTC (a naive datetime is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _BASE) // _US
+
+
 _KINDS: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
 _KINDS_MAX = 65_536
 
@@ -156,26 +182,6 @@ def _kind(origin: str, type: str, scope: str, scenario: str) -> tuple[str, str, 
             _KINDS.clear()
         got = _KINDS[key] = key
     return got
-
-
-_last_stamp: tuple[datetime, int, int, int] | None = None
-
-
-def _stamp(until: datetime, state: int, seq: int, created_seq: int) -> tuple[datetime, int, int, int]:
-    """The (until, state, seq, created_seq) tuple, shared with the previous record when equal
-    (records come in change order: those of one transaction or import are consecutive)."""
-    global _last_stamp
-    last = _last_stamp
-    if (
-        last is not None
-        and last[2] == seq
-        and last[3] == created_seq
-        and last[1] == state
-        and last[0] == until
-    ):
-        return last
-    _last_stamp = stamp = (until, state, seq, created_seq)
-    return stamp
 
 
 class _SimulatedRecord(DecisionRecord):
@@ -221,18 +227,20 @@ def json_chunks(records: list[DecisionRecord], now: datetime) -> Iterator[bytes]
     their ``until``), and so is the JSON of each (origin, type, scope, scenario). A record with
     a canonical uuid and block value (the usual case) is written as text directly: its uuid,
     value, times and numbers need no escaping."""
-    memo: dict[datetime, str] = {}
+    memo: dict[int, str] = {}
     kinds: dict[tuple[str, str, str, str], tuple[str, str]] = {}
     simulated_kinds: dict[tuple[str, str, str, str], tuple[str, str]] = {}
     for start in range(0, len(records), _CHUNK):
         parts: list[str] = []
         for r in records[start : start + _CHUNK]:
-            until = r._stamp[0]
-            times = memo.get(until)
+            num = r._num
+            until_us = num & _M64
+            times = memo.get(until_us)
             if times is None:
                 if len(memo) >= _MEMO_MAX:
                     memo.clear()
-                times = memo[until] = (
+                until = _BASE + timedelta(microseconds=until_us)
+                times = memo[until_us] = (
                     f'"until":"{format_time(until)}","duration":"{format_duration(until - now)}"'
                 )
             kind = r._kind
@@ -245,11 +253,10 @@ def json_chunks(records: list[DecisionRecord], now: datetime) -> Iterator[bytes]
                     f'"scope":{dump(kind[2]).decode()}',
                     f'"scenario":{dump(kind[3]).decode()},"simulated":{"true" if r.simulated else "false"}',
                 )
-            idu = r._idu
             if r._extra is None and r.net is not None:
-                h = (idu >> 64).to_bytes(16, "big").hex()
+                h = (num >> 232).to_bytes(16, "big").hex()
                 parts.append(
-                    f'{{"id":{idu & _ID_MASK},"uuid":"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",'
+                    f'{{"id":{num >> 168 & _M64},"uuid":"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",'
                     f'{texts[0]},"value":"{_net_text(r.net)}",{texts[1]},{times}}}'
                 )
             else:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from crowdwatch.lapi.decisions import DecisionRecord
+from crowdwatch.lapi.decisions import DecisionRecord, us_of
 from crowdwatch.lapi.iprange import IpRange, mask
 from crowdwatch.lapi.storage.tables import ACTIVE
 
@@ -163,8 +163,9 @@ class DecisionIndex:
     # --- queries ---------------------------------------------------------------------
     def stream(self, cursor: int | None, accept: Pred, now: datetime) -> StreamAnswer:
         """Decisions a bouncer at ``cursor`` must add and remove (``None``: startup, full set)."""
+        now_us = us_of(now)
         if cursor is None or cursor < self._floor:
-            full = [r for r in self._each_active() if r.until > now and accept(r)]
+            full = [r for r in self._each_active() if r.until_us > now_us and accept(r)]
             return StreamAnswer(self._dedupe(full), [], self.seq)
         start = bisect.bisect_right(self._log, cursor, key=_seq_of)  # the log is in seq order
         latest: dict[int, DecisionRecord] = {}
@@ -176,7 +177,7 @@ class DecisionIndex:
             if not accept(rec):
                 continue
             if rec.state == ACTIVE:
-                if rec.until > now:
+                if rec.until_us > now_us:
                     new.append(rec)
             elif rec.created_seq <= cursor and not self._still_covered(rec, accept, now):
                 deleted.append(rec)
@@ -193,12 +194,12 @@ class DecisionIndex:
         same = self._by_net.get(net) if net is not None else self._by_value.get(rec.value)
         if same is None:
             return False
-        scope, value = rec.scope.lower(), rec.value
+        scope, value, now_us = rec.scope.lower(), rec.value, us_of(now)
         return any(
             o.type == rec.type
             and o.scope.lower() == scope
             and o.value == value
-            and o.until > now
+            and o.until_us > now_us
             and accept(o)
             for o in _each(same)
         )
@@ -206,37 +207,40 @@ class DecisionIndex:
     def containing(self, ip: IpRange, accept: Pred, now: datetime) -> list[DecisionRecord]:
         """Active decisions whose block contains ``ip`` (an address or a block)."""
         out: list[DecisionRecord] = []
+        now_us = us_of(now)
         for prefix in self._prefixes:
             if prefix > ip.prefix:
                 continue
             bucket = self._by_net.get(_net_key(ip.start & mask(prefix), prefix))
             if bucket is not None:
-                out.extend(r for r in _each(bucket) if r.until > now and accept(r))
+                out.extend(r for r in _each(bucket) if r.until_us > now_us and accept(r))
         return out
 
     def within(self, ip: IpRange, accept: Pred, now: datetime) -> list[DecisionRecord]:
         """Active decisions whose block lies inside ``ip``."""
-        lo, hi = ip.start, ip.end
+        lo, hi, now_us = ip.start, ip.end, us_of(now)
         out: list[DecisionRecord] = []
         for r in self._each_active():
             net = r.net
             if net is None or not lo <= net >> 8 <= hi:
                 continue
             block = r.ip
-            if block is not None and block.end <= hi and r.until > now and accept(r):
+            if block is not None and block.end <= hi and r.until_us > now_us and accept(r):
                 out.append(r)
         return out
 
     def matching(self, accept: Pred, now: datetime) -> list[DecisionRecord]:
-        return [r for r in self._each_active() if r.until > now and accept(r)]
+        now_us = us_of(now)
+        return [r for r in self._each_active() if r.until_us > now_us and accept(r)]
 
     def active_counts(self, now: datetime) -> dict[tuple[str, str, str], int]:
         """Live decisions per (origin, type, scenario), for metrics. Safe from another thread:
         the values are copied in one step (atomic under the GIL) before being counted."""
         out: dict[tuple[str, str, str], int] = {}
         slots = [*self._by_net.values(), *self._by_value.values()]
+        now_us = us_of(now)
         for r in (r for slot in slots for r in _each(slot)):
-            if r.until > now:
+            if r.until_us > now_us:
                 key = (r.origin, r.type, r.scenario)
                 out[key] = out.get(key, 0) + 1
         return out
@@ -290,6 +294,6 @@ def _dedupe(records: list[DecisionRecord]) -> list[DecisionRecord]:
     for r in records:
         key = (r.scope.lower(), r.value, r.type)
         cur = best.get(key)
-        if cur is None or r.until > cur.until:
+        if cur is None or r.until_us > cur.until_us:
             best[key] = r
     return list(best.values())
