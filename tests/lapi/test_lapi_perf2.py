@@ -203,7 +203,8 @@ def test_index_replaces_and_removes_by_id_among_records_sharing_a_key() -> None:
     assert [r.id for r in idx.stream(1, ALL, NOW).deleted] == [2, 4]
     again = _rec(1, "1.2.3.4", seq=4)  # a change of the same decision replaces it
     idx.apply([again], NOW)
-    assert idx.active[1] is again and len(idx) == 2
+    now_held = idx.active[1]
+    assert (now_held.seq, now_held.to_dict(NOW)) == (4, again.to_dict(NOW)) and len(idx) == 2
     assert [r.id for r in idx.containing(again.ip, ALL, NOW)] == [1]  # type: ignore[arg-type]
     assert idx.active_counts(NOW) == {("crowdsec", "ban", "s"): 2}
 

@@ -3,10 +3,12 @@ alert that profiles filter on (``crowdwatch.event.Alert``, so the sandbox is the
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import sys
 import uuid as uuidlib
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +18,7 @@ from crowdwatch.event import AlertEvent
 from crowdwatch.event import Source as ExprSource
 from crowdwatch.lapi.decisions import normalize_scope
 from crowdwatch.lapi.errors import BadRequest
+from crowdwatch.lapi.storage.decisions import NewDecision
 from crowdwatch.lapi.storage.tables import NAME_LEN
 from crowdwatch.lapi.timefmt import parse_duration, parse_time
 
@@ -49,19 +52,6 @@ class SourceIn:
     longitude: float = 0.0
 
 
-@dataclass(slots=True)  # one per decision of an import: no per-instance dict
-class DecisionIn:
-    """A decision given in the payload (cscli): kept as is, profiles are not consulted."""
-
-    origin: str
-    type: str
-    scope: str
-    value: str
-    duration: str
-    scenario: str
-    simulated: bool = False
-
-
 @dataclass
 class AlertIn:
     scenario: str
@@ -80,7 +70,9 @@ class AlertIn:
     events: list[dict[str, Any]]
     meta: list[dict[str, str]]
     labels: list[str] | None
-    decisions: list[DecisionIn] = field(default_factory=list)
+    # decisions given in the payload (cscli): kept as is, profiles are not consulted
+    decisions: list[NewDecision] = field(default_factory=list)
+    durations: list[tuple[int, str]] = field(default_factory=list)  # see GivenDecisions
     uuid: str = ""  # the agent's uuid (canonical form) when it sent a valid one: resends are deduplicated
 
     def expr_view(self) -> ExprAlert:
@@ -191,49 +183,78 @@ def parse_source(doc: Any, where: str) -> SourceIn:
 
 
 _VALID_DURATIONS: set[str] = set()
+# ``until`` of a decision given in a payload until its alert is known (``LapiService._decide``)
+UNTIL_PENDING = datetime.min
 
 
-def parse_decision(doc: Any, where: str) -> DecisionIn:
+class GivenDecisions:
+    """The decisions an alert brings, parsed straight into the objects that are stored (an
+    import's 100k decisions exist once, not also as an intermediate form). Their ``until``
+    depends on the alert's ``stop_at`` (which may come after them in the body): it is
+    :data:`UNTIL_PENDING` meanwhile and their durations are kept aside, by runs: ``durations``
+    is [(index of the first decision with this duration, duration)]. ``error``: the first
+    invalid decision's (past it, the others are not kept)."""
+
+    __slots__ = ("decisions", "durations", "error")
+
+    def __init__(self) -> None:
+        self.decisions: list[NewDecision] = []
+        self.durations: list[tuple[int, str]] = []
+        self.error: BadRequest | None = None
+
+    def add(self, doc: Any, where: str, n: int) -> None:
+        """Decision ``n`` of an alert; a refusal is kept in ``error``."""
+        try:
+            d, duration = parse_decision(doc, f"{where}.decisions[{n}]")
+        except BadRequest as exc:
+            self.error, self.decisions, self.durations = exc, [], []
+            return
+        durations = self.durations
+        if not durations or durations[-1][1] is not duration:  # (interned)
+            durations.append((len(self.decisions), duration))
+        self.decisions.append(d)
+
+
+def parse_decision(doc: Any, where: str) -> tuple[NewDecision, str]:
+    """A decision given in a payload, ``until`` pending, and its duration."""
     if not isinstance(doc, dict):
         raise BadRequest(f"{where}: expected an object")
     for key in _DECISION_REQUIRED:
         if doc.get(key) is None:
             raise BadRequest(f"{where}.{key} is required")
     intern = sys.intern  # origin, type, scope, duration and scenario repeat across an import
-    d = DecisionIn(
-        origin=intern(_str(doc, "origin", where)),
-        type=intern(_str(doc, "type", where)),
-        scope=intern(normalize_scope(_str(doc, "scope", where))),
-        value=_str(doc, "value", where),
-        duration=intern(_str(doc, "duration", where, limit=64)),
+    origin = intern(_str(doc, "origin", where))
+    type_ = intern(_str(doc, "type", where))
+    scope = intern(normalize_scope(_str(doc, "scope", where)))
+    value = _str(doc, "value", where)
+    duration = intern(_str(doc, "duration", where, limit=64))
+    d = NewDecision(
+        type=type_,
+        scope=scope,
+        value=value,
+        origin=origin,
         scenario=intern(_str(doc, "scenario", where)),
+        until=UNTIL_PENDING,
         simulated=_bool(doc, "simulated", where),
     )
-    if d.duration not in _VALID_DURATIONS:  # an import repeats one duration 100k times
-        parse_duration(d.duration, f"{where}.duration")
+    if duration not in _VALID_DURATIONS:  # an import repeats one duration 100k times
+        parse_duration(duration, f"{where}.duration")
         if len(_VALID_DURATIONS) < 256:
-            _VALID_DURATIONS.add(d.duration)
-    if not d.type or not d.value or not d.scope:
+            _VALID_DURATIONS.add(duration)
+    if not type_ or not value or not scope:
         raise BadRequest(f"{where}: type, scope and value must not be empty")
-    return d
+    return d, duration
 
 
-def _parse_decisions(docs: list[Any], where: str, release: bool) -> list[DecisionIn]:
-    out = []
+def _parse_decisions(docs: list[Any], where: str, release: bool) -> GivenDecisions:
+    given = GivenDecisions()
     for i in range(len(docs)):
-        out.append(parse_decision(docs[i], f"{where}.decisions[{i}]"))
+        given.add(docs[i], where, i)
+        if given.error is not None:
+            raise given.error
         if release:
             docs[i] = None
-    return out
-
-
-@dataclass
-class _Parsed:
-    """Decisions parsed while the body was read (:func:`parse_alerts_text`), or the first
-    error among them, reported when :func:`parse_alert` reaches them."""
-
-    decisions: list[DecisionIn]
-    error: BadRequest | None = None
+    return given
 
 
 def parse_alert(doc: Any, where: str = "alert", *, release: bool = False) -> AlertIn:
@@ -259,7 +280,7 @@ def parse_alert(doc: Any, where: str = "alert", *, release: bool = False) -> Ale
     if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
         raise BadRequest(f"{where}.labels: expected a list of strings")
     decisions = doc.get("decisions") or []
-    if isinstance(decisions, _Parsed):
+    if isinstance(decisions, GivenDecisions):
         if decisions.error is not None:
             raise decisions.error
     elif not isinstance(decisions, list):
@@ -281,18 +302,23 @@ def parse_alert(doc: Any, where: str = "alert", *, release: bool = False) -> Ale
         events=clean_events,
         meta=_meta_list(doc.get("meta"), f"{where}.meta"),
         labels=labels,
-        decisions=(
-            decisions.decisions
-            if isinstance(decisions, _Parsed)
-            else _parse_decisions(decisions, where, release)
-        ),
+        **_decisions_of(decisions, where, release),
         uuid=_uuid(doc.get("uuid")),
     )
 
 
-# --- large bodies: decisions parsed one by one -------------------------------------------
+def _decisions_of(decisions: Any, where: str, release: bool) -> dict[str, Any]:
+    given = (
+        decisions if isinstance(decisions, GivenDecisions) else _parse_decisions(decisions, where, release)
+    )
+    return {"decisions": given.decisions, "durations": given.durations}
+
+
+# --- large bodies: parsed as they arrive, a decision at a time ------------------------------
 
 _WS = re.compile(r"[ \t\n\r]*")
+# an element's separator and the blanks around it (the fast path of a decisions array)
+_SEP = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
 
 
 def _no_constant(name: str) -> Any:
@@ -300,107 +326,264 @@ def _no_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_EVERYTHING = sys.maxsize  # what a parser waits for when it needs the rest of the body
 
 
-def _ws(text: str, i: int) -> int:
-    """The index of the first non-blank character from ``i``."""
-    m = _WS.match(text, i)
-    return m.end() if m is not None else i
+class _Tail:
+    """The part of a body not parsed yet, ``buf[pos:]``; ``base`` characters were dropped
+    before ``buf`` (and ``lines`` newlines among them, the last at ``last_nl``), so that errors
+    give positions in the whole text, as a whole parse would."""
+
+    __slots__ = ("base", "buf", "eof", "last_nl", "lines", "pos")
+
+    def __init__(self) -> None:
+        self.buf = ""
+        self.pos = 0
+        self.base = 0
+        self.lines = 0
+        self.last_nl = -1
+        self.eof = False
+
+    def append(self, text: str) -> None:
+        buf, pos = self.buf, self.pos
+        if pos:
+            n = buf.count("\n", 0, pos)
+            if n:
+                self.lines += n
+                self.last_nl = self.base + buf.rfind("\n", 0, pos)
+            self.base += pos
+        self.buf = buf[pos:] + text if pos < len(buf) else text
+        self.pos = 0
+
+    def at(self) -> int:
+        """The position in the whole text of the next character."""
+        return self.base + self.pos
+
+    def relocate(self, exc: json.JSONDecodeError) -> ValueError:
+        """``exc`` (raised on ``buf``) as a whole parse would have raised it."""
+        pos, buf = exc.pos, self.buf
+        nl = buf.rfind("\n", 0, pos)
+        line = self.lines + buf.count("\n", 0, pos) + 1
+        column = pos - nl if nl >= 0 else self.base + pos - self.last_nl
+        return ValueError(f"{exc.msg}: line {line} column {column} (char {self.base + pos})")
 
 
-class _Fallback(Exception):
-    """The body is not shaped as expected (an array of objects): parse it whole instead."""
+# The parser is a generator that yields how many characters (from ``pos``) it needs before it
+# can go on; :class:`AlertsParser` resumes it once that many arrived, or the body ended.
+_Steps = Generator[int, None, Any]
 
 
-def parse_alerts_text(text: str) -> Any:
-    """The documents of a JSON array of alerts, each alert's ``decisions`` array parsed one
-    element at a time into :class:`DecisionIn` (inside a :class:`_Parsed`), so that a
-    100k-decision import (cscli sends one ~13 MB request) never exists as 100k JSON objects,
-    nor as a parser's whole-document tree (orjson builds one: ~8× the body at its peak).
-    Give the result to :func:`parse_alert`. ``ValueError`` if the text is not valid JSON."""
-    try:
-        return _alerts_text(text)
-    except _Fallback:
-        return _DECODER.decode(text)  # not an array: the caller reports it
+def _blanks(t: _Tail) -> Generator[int, None, None]:
+    """Skip blanks (to the next character, or the end of the body)."""
+    while True:
+        t.pos = _WS.match(t.buf, t.pos).end()  # type: ignore[union-attr]  # always matches
+        if t.pos < len(t.buf) or t.eof:
+            return
+        yield 1
 
 
-def _alerts_text(text: str) -> list[Any]:
-    decode = _DECODER.raw_decode
-    i = _ws(text, 0)
-    if text[i : i + 1] != "[":
-        raise _Fallback
+def _next_char(t: _Tail) -> Generator[int, None, str]:
+    """The next non-blank character, not consumed ('' at the end of the body)."""
+    yield from _blanks(t)
+    return t.buf[t.pos : t.pos + 1]
+
+
+def _value(t: _Tail) -> _Steps:
+    """One JSON value. Before the end of the body, a value that fails to parse, or a number
+    that reaches the end of what arrived, may just be incomplete: it is parsed again once
+    twice as much text arrived (a large value is not re-parsed once per chunk)."""
+    yield from _blanks(t)
+    while True:
+        try:
+            value, end = _DECODER.raw_decode(t.buf, t.pos)
+        except json.JSONDecodeError as exc:
+            if t.eof:
+                raise t.relocate(exc) from None
+        except ValueError:  # NaN & co.
+            if t.eof:
+                raise
+        else:
+            if end < len(t.buf) or t.eof:
+                t.pos = end
+                return value
+        have = len(t.buf) - t.pos
+        yield max(have + 1, 2 * have)
+
+
+def _separator(t: _Tail) -> Generator[int, None, str]:
+    """The separator after an element (consumed, with the blanks after it)."""
+    sep = yield from _next_char(t)
+    t.pos += 1
+    yield from _blanks(t)
+    return sep
+
+
+def _alerts(t: _Tail) -> _Steps:
+    if (yield from _next_char(t)) != "[":  # not an array: parsed whole (the caller reports it)
+        while not t.eof:
+            yield _EVERYTHING
+        try:
+            return _DECODER.decode(t.buf)
+        except json.JSONDecodeError as exc:
+            raise t.relocate(exc) from None
+    t.pos += 1
     out: list[Any] = []
-    i = _ws(text, i + 1)
-    if text[i : i + 1] == "]":
-        i += 1
+    first = yield from _next_char(t)
+    if first == "]":
+        t.pos += 1
     else:
         while True:
-            if text[i : i + 1] == "{":
-                doc, i = _alert_object(text, i, f"alerts[{len(out)}]")
+            if (yield from _next_char(t)) == "{":
+                doc = yield from _alert_object(t, f"alerts[{len(out)}]")
             else:
-                doc, i = decode(text, i)
+                doc = yield from _value(t)
             out.append(doc)
-            i = _ws(text, i)
-            sep = text[i : i + 1]
-            i = _ws(text, i + 1)
+            sep = yield from _separator(t)
             if sep == "]":
                 break
             if sep != ",":
-                raise ValueError(f"expected ',' or ']' at char {i}")
-    if _ws(text, i) != len(text):
-        raise ValueError(f"extra data at char {i}")
+                raise ValueError(f"expected ',' or ']' at char {t.at()}")
+    yield from _blanks(t)
+    if t.pos < len(t.buf):
+        raise ValueError(f"extra data at char {t.at()}")
     return out
 
 
-def _alert_object(text: str, i: int, where: str) -> tuple[dict[str, Any], int]:
-    decode = _DECODER.raw_decode
+def _alert_object(t: _Tail, where: str) -> Generator[int, None, dict[str, Any]]:
     doc: dict[str, Any] = {}
-    i = _ws(text, i + 1)
-    if text[i : i + 1] == "}":
-        return doc, i + 1
+    t.pos += 1
+    if (yield from _next_char(t)) == "}":
+        t.pos += 1
+        return doc
     while True:
-        if text[i : i + 1] != '"':
-            raise ValueError(f"expected a key at char {i}")
-        key, i = decode(text, i)
-        i = _ws(text, i)
-        if text[i : i + 1] != ":":
-            raise ValueError(f"expected ':' at char {i}")
-        i = _ws(text, i + 1)
-        if key == "decisions" and text[i : i + 1] == "[":
-            doc[key], i = _decisions_array(text, i, where)
+        if (yield from _next_char(t)) != '"':
+            raise ValueError(f"expected a key at char {t.at()}")
+        key = yield from _value(t)
+        if (yield from _next_char(t)) != ":":
+            raise ValueError(f"expected ':' at char {t.at()}")
+        t.pos += 1
+        if key == "decisions" and (yield from _next_char(t)) == "[":
+            doc[key] = yield from _decisions_array(t, where)
         else:
-            doc[key], i = decode(text, i)
-        i = _ws(text, i)
-        sep = text[i : i + 1]
-        i = _ws(text, i + 1)
+            doc[key] = yield from _value(t)
+        sep = yield from _separator(t)
         if sep == "}":
-            return doc, i
+            return doc
         if sep != ",":
-            raise ValueError(f"expected ',' or '}}' at char {i}")
+            raise ValueError(f"expected ',' or '}}' at char {t.at()}")
 
 
-def _decisions_array(text: str, i: int, where: str) -> tuple[_Parsed, int]:
-    decode = _DECODER.raw_decode
-    parsed = _Parsed([])
-    i = _ws(text, i + 1)
-    if text[i : i + 1] == "]":
-        return parsed, i + 1
+def _decisions_array(t: _Tail, where: str) -> Generator[int, None, GivenDecisions]:
+    given = GivenDecisions()
+    t.pos += 1
+    if (yield from _next_char(t)) == "]":
+        t.pos += 1
+        return given
+    decode, sep_match = _DECODER.raw_decode, _SEP.match
     n = 0
     while True:
-        value, i = decode(text, i)
-        if parsed.error is None:  # past the first error the rest is only checked to be JSON
-            try:
-                parsed.decisions.append(parse_decision(value, f"{where}.decisions[{n}]"))
-            except BadRequest as exc:
-                parsed.error, parsed.decisions = exc, []
+        # fast path: the element, its separator and the blanks after it all arrived
+        buf = t.buf
+        try:
+            value, end = decode(buf, t.pos)
+        except ValueError:
+            m = None
+        else:
+            m = sep_match(buf, end)
+        if m is not None and m.end() < len(buf):
+            t.pos = m.end()
+            sep = m.group(1)
+        else:
+            value = yield from _value(t)
+            sep = yield from _separator(t)
+        if given.error is None:  # past the first error the rest is only checked to be JSON
+            given.add(value, where, n)
         n += 1
-        i = _ws(text, i)
-        sep = text[i : i + 1]
-        i = _ws(text, i + 1)
         if sep == "]":
-            return parsed, i
+            return given
         if sep != ",":
-            raise ValueError(f"expected ',' or ']' at char {i}")
+            raise ValueError(f"expected ',' or ']' at char {t.at()}")
+
+
+class AlertsParser:
+    """A JSON array of alerts parsed as its text arrives (:meth:`feed`, then :meth:`close`):
+    each alert's ``decisions`` array is parsed one element at a time into a
+    :class:`GivenDecisions`, so that a 100k-decision import (cscli sends one ~13 MB request)
+    never exists whole, neither as text nor as 100k JSON objects (nor as a parser's
+    whole-document tree: orjson builds one, ~8× the body at its peak). Give each document of
+    the result to :func:`parse_alert`. ``ValueError`` if the text is not valid JSON, or its
+    bytes not UTF-8 (positions in messages are in the whole body)."""
+
+    __slots__ = (
+        "_bytes",
+        "_decoder",
+        "_done",
+        "_pending",
+        "_pending_len",
+        "_result",
+        "_steps",
+        "_tail",
+        "_want",
+    )
+
+    def __init__(self) -> None:
+        self._tail = _Tail()
+        self._steps = _alerts(self._tail)
+        self._want = next(self._steps)  # it needs a first character
+        self._pending: list[str] = []
+        self._pending_len = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._bytes = 0  # bytes given to the decoder so far
+        self._done = False
+        self._result: Any = None
+
+    def feed_bytes(self, data: bytes | bytearray, *, final: bool = False) -> None:
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:  # said as a decoding of the whole body would say it
+            shift = self._bytes - len(self._decoder.getstate()[0])  # (bytes held from the last chunk)
+            start, end = exc.start + shift, exc.end + shift
+            where = f"byte 0x{exc.object[exc.start]:02x} in position {start}"
+            if end - start > 1:
+                where = f"bytes in position {start}-{end - 1}"
+            raise ValueError(f"'{exc.encoding}' codec can't decode {where}: {exc.reason}") from None
+        self._bytes += len(data)
+        self.feed(text)
+
+    def feed(self, text: str) -> None:
+        if self._done:  # (only after the end of the body, or an error)
+            return
+        if text:
+            self._pending.append(text)
+            self._pending_len += len(text)
+        tail = self._tail
+        if len(tail.buf) - tail.pos + self._pending_len >= self._want or tail.eof:
+            tail.append("".join(self._pending))
+            self._pending.clear()
+            self._pending_len = 0
+            try:
+                self._want = self._steps.send(None)
+            except StopIteration as stop:
+                self._done, self._result = True, stop.value
+
+    def close(self) -> Any:
+        """The documents (once the whole body was fed), handed over: the parser keeps no
+        reference to them (an import's decisions are freed as soon as they are stored)."""
+        if not self._done:
+            self.feed_bytes(b"", final=True)
+            self._tail.eof = True
+            self.feed("")
+        assert self._done  # the steps end at the end of the body
+        result, self._result = self._result, None
+        self._tail.buf = ""
+        return result
+
+
+def parse_alerts_text(text: str) -> Any:
+    """:class:`AlertsParser` on a whole text."""
+    parser = AlertsParser()
+    parser.feed(text)
+    return parser.close()
 
 
 def _uuid(v: Any) -> str:

@@ -22,8 +22,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crowdwatch.lapi import auth
-from crowdwatch.lapi.alerts import AlertIn, parse_alert, parse_alerts_text
-from crowdwatch.lapi.decisions import CountProvider, DecisionRecord
+from crowdwatch.lapi.alerts import AlertIn, AlertsParser, parse_alert
+from crowdwatch.lapi.decisions import CountProvider, PackedRecords
 from crowdwatch.lapi.errors import BadRequest, Forbidden, LapiError, NotFound
 from crowdwatch.lapi.iprange import IpRange, parse_ip_or_range, parse_range
 from crowdwatch.lapi.profiles import Notifier, Profile, ProfileResult, evaluate
@@ -92,17 +92,42 @@ class MachineLogin:
 
 def _decode_body(raw: bytearray) -> Any:
     """A request body's JSON; emptied as soon as it is decoded. Large bodies (imports) are
-    parsed a decision at a time (:func:`crowdwatch.lapi.alerts.parse_alerts_text`)."""
+    parsed a decision at a time (:class:`AlertsBody`; the server parses them as they arrive)."""
     try:
         if len(raw) < STREAM_PARSE_MIN:
-            return orjson.loads(raw)
-        text = raw.decode()
+            try:
+                return orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"invalid JSON body: {exc}") from None
+        body = AlertsBody()
+        for start in range(0, len(raw), 1 << 16):
+            body.feed(raw[start : start + (1 << 16)])
         raw.clear()
-        return parse_alerts_text(text)
-    except (ValueError, UnicodeDecodeError) as exc:  # orjson.JSONDecodeError is a ValueError
-        raise BadRequest(f"invalid JSON body: {exc}") from None
+        return body.close()
     finally:
         raw.clear()
+
+
+class AlertsBody:
+    """A large POST /v1/alerts body parsed as it arrives (:class:`AlertsParser`): the result
+    (:meth:`close`) is for a :class:`Payload`. Invalid JSON is a :class:`BadRequest`."""
+
+    __slots__ = ("_parser",)
+
+    def __init__(self) -> None:
+        self._parser = AlertsParser()
+
+    def feed(self, data: bytes | bytearray) -> None:
+        try:
+            self._parser.feed_bytes(data)
+        except ValueError as exc:
+            raise BadRequest(f"invalid JSON body: {exc}") from None
+
+    def close(self) -> Any:
+        try:
+            return self._parser.close()
+        except ValueError as exc:
+            raise BadRequest(f"invalid JSON body: {exc}") from None
 
 
 def _check_name(name: str, what: str) -> None:
@@ -457,29 +482,32 @@ class LapiService:
 
     def _decide(self, alert: AlertIn) -> tuple[list[decision_store.NewDecision], ProfileResult | None]:
         if alert.decisions:
-            untils: dict[str, datetime] = {}  # duration -> until: one datetime for an import's rows
-            given = [self._given(alert, d, untils) for d in alert.decisions]
-            alert.decisions = []  # converted: a large import's parsed form is freed now
+            given, alert.decisions = alert.decisions, []
+            self._given(alert, given)
             return given, None
         outcome = evaluate(self.profiles, alert)
         return outcome.decisions, outcome
 
-    def _given(self, alert: AlertIn, d: Any, untils: dict[str, datetime]) -> decision_store.NewDecision:
-        """A decision provided in the payload (cscli ``decisions add``)."""
-        if d.scope in ("Ip", "Range"):
-            parse_ip_or_range(d.value, f"decision value for scope {d.scope}")
-        until = untils.get(d.duration)
-        if until is None:
-            until = untils[d.duration] = alert.stop_at + parse_duration(d.duration)
-        return decision_store.NewDecision(
-            type=d.type,
-            scope=d.scope,
-            value=d.value,
-            origin=d.origin,
-            scenario=d.scenario,
-            until=until,
-            simulated=d.simulated or alert.simulated,
-        )
+    @staticmethod
+    def _given(alert: AlertIn, given: list[decision_store.NewDecision]) -> None:
+        """Decisions provided in the payload (cscli ``decisions add``), completed in place:
+        ``until`` from each one's duration (one datetime per duration: an import's rows share
+        it), simulated if the alert is."""
+        untils: dict[str, datetime] = {}
+        runs = alert.durations
+        assert runs or not given  # parse_alert gives the durations with the decisions
+        simulated = alert.simulated
+        for k, (start, duration) in enumerate(runs):
+            until = untils.get(duration)
+            if until is None:
+                until = untils[duration] = alert.stop_at + parse_duration(duration)
+            for i in range(start, runs[k + 1][0] if k + 1 < len(runs) else len(given)):
+                d = given[i]
+                if d.scope in ("Ip", "Range"):
+                    parse_ip_or_range(d.value, f"decision value for scope {d.scope}")
+                d.until = until
+                if simulated:
+                    d.simulated = True
 
     def search_alerts(self, query: alert_store.AlertQuery) -> list[dict[str, Any]]:
         with self._read() as s:
@@ -509,7 +537,7 @@ class LapiService:
         with self._write() as s:
             return decision_store.expire_due(s, next_seq(s), now)
 
-    def changes_since(self, seq: int, *, held: bool = False) -> tuple[list[DecisionRecord], int]:
+    def changes_since(self, seq: int, *, held: bool = False) -> tuple[PackedRecords, int]:
         """(decision changes after ``seq``, the sequence number they bring the reader to).
         ``held``: on the event loop's own connection (see :meth:`store_alerts`)."""
         if held and self.db.dialect == "sqlite":

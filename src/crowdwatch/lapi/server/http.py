@@ -7,9 +7,10 @@ Credentials are never logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from aiohttp import web
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 STATE: web.AppKey[ServerState] = web.AppKey("lapi_state", ServerState)
 MAX_BODY = 32 * 1024 * 1024
+FEED_SLICE = 64 * 1024  # bytes of a large body parsed between two turns of the event loop
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -82,6 +84,49 @@ async def raw_body(request: web.Request) -> bytearray:
     if not raw:
         raise BadRequest("missing JSON body")
     return raw
+
+
+class BodySink(Protocol):
+    def feed(self, data: bytes) -> None: ...
+
+
+Sink = TypeVar("Sink", bound=BodySink)
+
+
+async def large_body(request: web.Request, large_from: int, sink: Callable[[], Sink]) -> bytearray | Sink:
+    """A body shorter than ``large_from`` bytes whole (:func:`raw_body`), a longer one fed to
+    a new ``sink`` as it arrives (neither the whole body nor anything built from it at once is
+    held), :data:`FEED_SLICE` bytes at a time with a turn of the event loop after each: the
+    server stays responsive while it parses. Without a Content-Length (chunked), the first
+    ``large_from`` bytes are gathered to tell."""
+    size = request.content_length
+    if size is not None and size < large_from:
+        return await raw_body(request)
+    if size is not None and size > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=size)
+    head = bytearray()
+    out: Sink | None = None
+    total = 0
+    async for data in request.content.iter_any():
+        total += len(data)
+        if total > MAX_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=total)
+        chunk: bytes = data
+        if out is None:
+            if size is None:
+                head += data
+                if len(head) < large_from:
+                    continue
+                chunk, head = bytes(head), bytearray()
+            out = sink()
+        for start in range(0, len(chunk), FEED_SLICE):
+            out.feed(chunk[start : start + FEED_SLICE] if len(chunk) > FEED_SLICE else chunk)
+            await asyncio.sleep(0)
+    if out is not None:
+        return out
+    if not head:
+        raise BadRequest("missing JSON body")
+    return head
 
 
 async def json_body(request: web.Request) -> Any:

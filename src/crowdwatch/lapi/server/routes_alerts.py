@@ -7,10 +7,11 @@ from datetime import datetime
 
 from aiohttp import web
 
+from crowdwatch.lapi import service
 from crowdwatch.lapi.errors import BadRequest, NotFound
 from crowdwatch.lapi.server import params
-from crowdwatch.lapi.server.http import json_response, raw_body, require_machine, require_trusted, state
-from crowdwatch.lapi.service import Payload
+from crowdwatch.lapi.server.http import json_response, large_body, require_machine, require_trusted, state
+from crowdwatch.lapi.service import AlertsBody, Payload
 from crowdwatch.lapi.storage.alerts import AlertQuery
 
 routes = web.RouteTableDef()
@@ -45,7 +46,10 @@ def _alert_id(request: web.Request) -> int:
 async def push_alerts(request: web.Request) -> web.Response:
     machine_id = await require_machine(request)
     st = state(request)
-    ids = await st.push_alerts(machine_id, Payload(await raw_body(request)))  # parsed by the writer
+    # a small body is parsed by the writer; a large one (an import) as it arrives: its text is
+    # never held whole, only its decisions (already as stored) are handed over
+    body = await large_body(request, service.STREAM_PARSE_MIN, AlertsBody)
+    ids = await st.push_alerts(machine_id, Payload(body.close() if isinstance(body, AlertsBody) else body))
     return json_response(ids, 201)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from crowdwatch.lapi.decisions import DecisionRecord
+from crowdwatch.lapi.decisions import PackedRecords
 from crowdwatch.lapi.errors import LapiError
 from crowdwatch.lapi.server.options import ServerOptions
 from crowdwatch.lapi.service import LapiService, Payload, WriterBusy
@@ -105,7 +105,7 @@ class ServerState:
 
     def _then_changes(
         self, fn: Callable[..., T], args: tuple[Any, ...], since: int
-    ) -> tuple[T, tuple[list[DecisionRecord], int]]:
+    ) -> tuple[T, tuple[PackedRecords, int]]:
         result = fn(*args)
         return result, self.service.changes_since(since)
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from crowdwatch.lapi.decisions import DecisionRecord
+from crowdwatch.lapi.decisions import PackedBuilder, PackedRecords
 from crowdwatch.lapi.iprange import IpRange, for_scope, mask
 from crowdwatch.lapi.storage.engine import Prepared, sqlite_of
 from crowdwatch.lapi.storage.sequence import connection_of
@@ -41,6 +41,7 @@ class NewDecision:
 
 
 _CHUNK = 500
+_ROWS_STEP = _CHUNK * 4  # rows built and inserted at a time (~1.3 MB; more is not faster)
 _INSERT = _DECISIONS.insert()
 _ROW_KEYS = [
     "uuid",
@@ -157,17 +158,20 @@ def insert(
 
     Rows are built and inserted a chunk at a time (a 100k-decision import would otherwise hold
     ~90 MB of row dicts): a first pass settles which row of each key is kept. Nothing else is
-    held per decision but its stored value and, when first seen, an entry by value: a 100k
-    import's working set is ~10 MB, not the ~25 of per-decision tuples and index lists."""
+    held per decision but its stored value and, if some values repeat, an entry by value: a
+    100k import's working set is ~5 MB, not the ~25 of per-decision tuples and index lists."""
     dbnow = to_db(now)
-    items = [d for _, ds in groups for d in ds]
+    # (an import is one group: its list is used as is, not copied)
+    items = groups[0][1] if len(groups) == 1 else [d for _, ds in groups for d in ds]
     values = [_stored_value(item) for item in items]
-    stored = _live_targets(
-        session,
-        {item.scope for item in items if not item.simulated},
-        [v for v, item in zip(values, items) if not item.simulated],
-        dbnow,
-    )
+    enforced = [v for v, item in zip(values, items) if not item.simulated]
+    count = len(enforced)
+    stored = _live_targets(session, {item.scope for item in items if not item.simulated}, enforced, dbnow)
+    # the values were deduplicated there: all distinct (an import), none is merged into
+    # another of this call, and the pass that finds such pairs is skipped (its dict of 100k
+    # values, ~8 MB with its ints, was the largest part of a large import's insert)
+    distinct = len(enforced) == count
+    del enforced
     # key -> index of the row kept, by value first (one str key per decision, not a 4-tuple:
     # ~12 MB less for a 100k import); other keys on an already seen value in ``first_other``
     first: dict[str, int] = {}
@@ -175,20 +179,23 @@ def insert(
     longest: dict[int, datetime] = {}  # kept row -> until of its longest duplicate in this call
     extend: dict[int, datetime] = {}  # stored decision id -> new until
     merged: set[int] = set()
-    for i, item in enumerate(items):
+    for i, item in enumerate(items if stored or not distinct else ()):
         if item.simulated:
             continue
         value = values[i]
         key = (item.scope, value, item.type, item.origin)
-        until = to_db(item.until)
         kept = -1
         if key in stored:
+            until = to_db(item.until)
             id_, current = stored[key]
             merged.add(i)
             if until > current:
                 stored[key] = (id_, until)
                 extend[id_] = until
             continue
+        if distinct:
+            continue
+        until = to_db(item.until)
         j = first.get(value)
         if j is None:
             first[value] = i
@@ -206,7 +213,7 @@ def insert(
     del first, first_other
     conn = connection_of(session)
     raw = sqlite_of(conn)
-    step = _CHUNK * 10
+    step = _ROWS_STEP
     alert_ids = (alert_id for alert_id, ds in groups for _ in ds)  # in the order of ``items``
     for start in range(0, len(items), step):
         rows: list[dict[str, Any]] = []
@@ -267,8 +274,9 @@ _CHANGES = (
 _RAW_CHANGES = Prepared(lambda: _CHANGES)
 
 
-def changes_since(session: Session | Connection, seq: int) -> list[DecisionRecord]:
-    """Decisions whose last change is after ``seq``, in change order (simulated ones excluded)."""
+def changes_since(session: Session | Connection, seq: int) -> PackedRecords:
+    """Decisions whose last change is after ``seq``, in change order (simulated ones excluded),
+    in the packed form the stream index keeps (a sequence of records, built on access)."""
     conn = connection_of(session)
     raw = sqlite_of(conn)
     rows: Any
@@ -278,10 +286,10 @@ def changes_since(session: Session | Connection, seq: int) -> list[DecisionRecor
         to_time = _until_reader(conn)
     else:
         rows = conn.execute(_CHANGES, {"since": seq})
-    out = []
+    out = PackedBuilder()
+    add = out.add
     intern = sys.intern  # origins, types, scopes and scenarios repeat: one string each in memory
     last_until: Any = None
-    last_seq = last_cseq = -1
     until_at = datetime.min
     for (
         id_,
@@ -304,32 +312,23 @@ def changes_since(session: Session | Connection, seq: int) -> list[DecisionRecor
             if start is not None and end is not None and prefix is not None
             else None
         )
-        if until != last_until:  # rows stored together share one datetime (and seq ints)
+        if until != last_until:  # rows stored together share one until
             last_until, until_at = until, from_db(until if to_time is None else to_time(until))
-        if rseq == last_seq:
-            rseq = last_seq
-        last_seq = rseq
-        if cseq == last_cseq:
-            cseq = last_cseq
-        last_cseq = cseq
-        out.append(
-            DecisionRecord(
-                id_,
-                uuid,
-                intern(origin),
-                intern(type_),
-                intern(scope),
-                value,
-                intern(scenario),
-                until_at,
-                False,
-                state,
-                rseq,
-                cseq,
-                ip,
-            )
+        add(
+            id_,
+            uuid,
+            intern(origin),
+            intern(type_),
+            intern(scope),
+            value,
+            intern(scenario),
+            until_at,
+            state,
+            rseq,
+            cseq,
+            ip,
         )
-    return out
+    return out.records
 
 
 def contains_clause(start: Any, end: Any, ip: IpRange) -> ColumnElement[bool]:
